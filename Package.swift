@@ -1,0 +1,78 @@
+// swift-tools-version:6.2
+import PackageDescription
+
+let package = Package(
+    name: "claude-auth",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "claude-authd", targets: ["claude-authd"]),
+        .executable(name: "claude-auth", targets: ["claude-auth"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/LebJe/TOMLKit.git", from: "0.6.0"),
+    ],
+    targets: [
+        // libsystemd, seen only by SystemdSupport.
+        .systemLibrary(name: "CSystemd", pkgConfig: "libsystemd", providers: [.apt(["libsystemd-dev"])]),
+        // prctl(2) is variadic and does not import into Swift.
+        .target(name: "CProcessControl"),
+        .target(
+            name: "SystemdSupport",
+            dependencies: [
+                "CSystemd",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // The wire contract shared by the daemon and the client: Foundation essentials only.
+        .target(name: "ClaudeAuthAPI"),
+        // Profiles, configuration, secrets and storage: no sockets, no systemd.
+        .target(
+            name: "ClaudeAuthCore",
+            dependencies: [
+                "ClaudeAuthAPI",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "TOMLKit", package: "TOMLKit"),
+            ]
+        ),
+        .target(
+            name: "ClaudeAuthDaemon",
+            dependencies: [
+                "ClaudeAuthAPI",
+                "ClaudeAuthCore",
+                "CProcessControl",
+                "SystemdSupport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+            ]
+        ),
+        // The client's library: it must stay free of NIO, async-http-client and libsystemd.
+        .target(name: "ClaudeAuthClient", dependencies: ["ClaudeAuthAPI"]),
+        .executableTarget(
+            name: "claude-authd",
+            dependencies: [
+                "ClaudeAuthDaemon",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .executableTarget(
+            name: "claude-auth",
+            dependencies: [
+                "ClaudeAuthClient",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(name: "ClaudeAuthCoreTests", dependencies: ["ClaudeAuthCore"]),
+        .testTarget(name: "ClaudeAuthClientTests", dependencies: ["ClaudeAuthClient"]),
+        .testTarget(name: "ClaudeAuthDaemonTests", dependencies: ["ClaudeAuthDaemon"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["ClaudeAuthAPI"]),
+    ]
+)

@@ -1,0 +1,173 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+
+/// One HTTP header, in the order the daemon serves it.
+public struct HeaderField: Codable, Sendable, Equatable {
+    /// The header name, e.g. `x-api-key`.
+    public var name: String
+    /// The header value.
+    public var value: String
+
+    /// Creates a header field.
+    public init(name: String, value: String) {
+        self.name = name
+        self.value = value
+    }
+}
+
+/// `GET /v1/health`.
+public struct HealthResponse: Codable, Sendable, Equatable {
+    /// Always `ok` when the daemon answers.
+    public var status: String
+    /// The daemon's version.
+    public var version: String
+
+    /// Creates a health answer.
+    public init(status: String = "ok", version: String) {
+        self.status = status
+        self.version = version
+    }
+}
+
+/// `GET /v1/headers`: the ready-to-use headers of one profile.
+public struct HeadersResponse: Codable, Sendable, Equatable {
+    /// The profile served.
+    public var profile: String
+    /// Its kind.
+    public var kind: ProfileKind
+    /// The headers, name to value.
+    public var headers: [String: String]
+    /// When the credential expires, for expiring credentials.
+    public var expiresAt: Date?
+    /// The credential's fingerprint (DESIGN §3).
+    public var fingerprint: String
+
+    enum CodingKeys: String, CodingKey {
+        case profile, kind, headers, fingerprint
+        case expiresAt = "expires_at"
+    }
+
+    /// Creates a headers answer.
+    public init(profile: String, kind: ProfileKind, headers: [String: String], expiresAt: Date?, fingerprint: String) {
+        self.profile = profile
+        self.kind = kind
+        self.headers = headers
+        self.expiresAt = expiresAt
+        self.fingerprint = fingerprint
+    }
+}
+
+/// `GET /v1/status`: every profile, without secrets.
+public struct StatusResponse: Codable, Sendable, Equatable {
+    /// The configuration in force.
+    public struct Config: Codable, Sendable, Equatable {
+        /// The file it was read from.
+        public var path: String
+        /// Whether that file exists (no file means no profiles).
+        public var exists: Bool
+        /// When it was loaded.
+        public var loadedAt: Date
+        /// Why the last reload was refused, when it was.
+        public var lastReloadError: String?
+
+        enum CodingKeys: String, CodingKey {
+            case path, exists
+            case loadedAt = "loaded_at"
+            case lastReloadError = "last_reload_error"
+        }
+
+        /// Creates a configuration summary.
+        public init(path: String, exists: Bool, loadedAt: Date, lastReloadError: String?) {
+            self.path = path
+            self.exists = exists
+            self.loadedAt = loadedAt
+            self.lastReloadError = lastReloadError
+        }
+    }
+
+    /// One profile.
+    public struct Profile: Codable, Sendable, Equatable {
+        /// Its name.
+        public var name: String
+        /// Its kind.
+        public var kind: ProfileKind
+        /// Whether it is the default profile.
+        public var isDefault: Bool
+        /// What it can do now.
+        public var state: ProfileState
+        /// Where its credential comes from, e.g. `env:ANTHROPIC_API_KEY`, `file:/path`, `stored`.
+        public var source: String
+        /// The credential's fingerprint, when there is one.
+        public var fingerprint: String?
+        /// What is wrong and what to do, when the state is not `ready`.
+        public var message: String?
+
+        enum CodingKeys: String, CodingKey {
+            case name, kind, state, source, fingerprint, message
+            case isDefault = "default"
+        }
+
+        /// Creates a profile summary.
+        public init(
+            name: String,
+            kind: ProfileKind,
+            isDefault: Bool,
+            state: ProfileState,
+            source: String,
+            fingerprint: String?,
+            message: String?
+        ) {
+            self.name = name
+            self.kind = kind
+            self.isDefault = isDefault
+            self.state = state
+            self.source = source
+            self.fingerprint = fingerprint
+            self.message = message
+        }
+    }
+
+    /// The daemon's version.
+    public var version: String
+    /// The profile used when none is named.
+    public var defaultProfile: String
+    /// The configuration in force.
+    public var config: Config
+    /// Every configured profile, by name.
+    public var profiles: [Profile]
+
+    enum CodingKeys: String, CodingKey {
+        case version, config, profiles
+        case defaultProfile = "default_profile"
+    }
+
+    /// Creates a status answer.
+    public init(version: String, defaultProfile: String, config: Config, profiles: [Profile]) {
+        self.version = version
+        self.defaultProfile = defaultProfile
+        self.config = config
+        self.profiles = profiles
+    }
+}
+
+extension JSONEncoder {
+    /// The encoder for the socket API's bodies: ISO 8601 dates, stable key order.
+    public static func api() -> JSONEncoder {
+        let encoder = JSONEncoder()
+        encoder.dateEncodingStrategy = .iso8601
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return encoder
+    }
+}
+
+extension JSONDecoder {
+    /// The decoder for the socket API's bodies.
+    public static func api() -> JSONDecoder {
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .iso8601
+        return decoder
+    }
+}

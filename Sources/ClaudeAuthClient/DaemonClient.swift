@@ -1,0 +1,77 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+import ClaudeAuthAPI
+
+/// The socket API's operations, as the client uses them.
+public struct DaemonClient: Sendable {
+    /// The HTTP client under it.
+    public var http: UnixSocketHTTPClient
+
+    /// A client of the daemon at `socketPath`.
+    public init(socketPath: String, timeout: Int = 30) {
+        self.http = UnixSocketHTTPClient(path: socketPath, timeout: timeout)
+    }
+
+    /// `GET /v1/header`: the header lines, as the daemon sends them.
+    public func headerText(profile: String?) throws(ClientError) -> [UInt8] {
+        try ok(http.send("GET", "/v1/header" + query(profile)))
+    }
+
+    /// `GET /v1/token`: the bare token or key, with its newline.
+    public func tokenText(profile: String?) throws(ClientError) -> [UInt8] {
+        try ok(http.send("GET", "/v1/token" + query(profile)))
+    }
+
+    /// `GET /v1/health`.
+    public func health() throws(ClientError) -> HealthResponse {
+        try decode(ok(http.send("GET", "/v1/health")))
+    }
+
+    /// `GET /v1/status`: the raw JSON and its decoded form.
+    public func status() throws(ClientError) -> (json: [UInt8], status: StatusResponse) {
+        let body = try ok(http.send("GET", "/v1/status"))
+        return (body, try decode(body))
+    }
+
+    /// `PUT /v1/key`: stores an API key for a profile.
+    public func storeKey(_ key: [UInt8], profile: String?) throws(ClientError) -> StatusResponse.Profile {
+        try decode(ok(http.send("PUT", "/v1/key" + query(profile), body: key)))
+    }
+
+    private func query(_ profile: String?) -> String {
+        guard let profile else { return "" }
+        let hex = Array("0123456789ABCDEF".utf8)
+        var encoded: [UInt8] = []
+        for byte in profile.utf8 {
+            switch byte {
+            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
+                UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"):
+                encoded.append(byte)
+            default:
+                encoded += [UInt8(ascii: "%"), hex[Int(byte >> 4)], hex[Int(byte & 0x0F)]]
+            }
+        }
+        return "?profile=" + String(decoding: encoded, as: UTF8.self)
+    }
+
+    private func ok(_ reply: HTTPReply) throws(ClientError) -> [UInt8] {
+        guard reply.status == 200 else {
+            if let envelope = try? JSONDecoder.api().decode(ErrorEnvelope.self, from: Data(reply.body)) {
+                throw ClientError(envelope.error)
+            }
+            throw ClientError(exitCode: 70, message: "claude-authd answered \(reply.status) without an error body")
+        }
+        return reply.body
+    }
+
+    private func decode<T: Decodable>(_ body: [UInt8]) throws(ClientError) -> T {
+        do {
+            return try JSONDecoder.api().decode(T.self, from: Data(body))
+        } catch {
+            throw ClientError(exitCode: 70, message: "claude-authd's answer is not the JSON expected: \(error)")
+        }
+    }
+}

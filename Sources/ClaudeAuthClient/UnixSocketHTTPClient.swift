@@ -1,0 +1,108 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// An HTTP/1.1 response.
+public struct HTTPReply: Sendable {
+    /// The status code.
+    public var status: Int
+    /// The body.
+    public var body: [UInt8]
+}
+
+/// A minimal HTTP/1.1 client over a Unix socket: one request per connection, blocking, no dependencies,
+/// so that the client starts fast.
+public struct UnixSocketHTTPClient: Sendable {
+    /// The socket path.
+    public var path: String
+    /// How long to wait for the answer, in seconds.
+    public var timeout: Int
+
+    /// The largest answer read.
+    static let maximumReplySize = 4 << 20
+
+    /// Creates a client.
+    public init(path: String, timeout: Int = 30) {
+        self.path = path
+        self.timeout = timeout
+    }
+
+    /// Sends one request and reads the whole answer.
+    public func send(_ method: String, _ target: String, body: [UInt8]? = nil) throws(ClientError) -> HTTPReply {
+        let fd = try connectSocket()
+        defer { close(fd) }
+        var request = "\(method) \(target) HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n"
+        if let body { request += "Content-Type: text/plain\r\nContent-Length: \(body.count)\r\n" }
+        request += "\r\n"
+        try writeAll(Array(request.utf8) + (body ?? []), to: fd)
+        return try parse(readAll(from: fd))
+    }
+
+    private func connectSocket() throws(ClientError) -> Int32 {
+        guard path.utf8.count < 108 else { throw .usage("the socket path \(path) is longer than 107 bytes") }
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { throw .unreachable(path, reason: String(cString: strerror(errno))) }
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &address.sun_path) { buffer in
+            buffer.copyBytes(from: path.utf8)
+        }
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
+            }
+        }
+        guard connected == 0 else {
+            let reason = String(cString: strerror(errno))
+            close(fd)
+            throw .unreachable(path, reason: reason)
+        }
+        var limit = timeval(tv_sec: timeout, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size))
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size))
+        return fd
+    }
+
+    private func writeAll(_ bytes: [UInt8], to fd: Int32) throws(ClientError) {
+        var offset = 0
+        while offset < bytes.count {
+            let written = bytes[offset...].withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            if written < 0 {
+                if errno == EINTR { continue }
+                throw .unreachable(path, reason: "sending the request failed: \(String(cString: strerror(errno)))")
+            }
+            offset += written
+        }
+    }
+
+    private func readAll(from fd: Int32) throws(ClientError) -> [UInt8] {
+        var reply: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 8192)
+        while true {
+            let count = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            if count < 0 {
+                if errno == EINTR { continue }
+                let reason = errno == EAGAIN ? "no answer within \(timeout) s" : String(cString: strerror(errno))
+                throw ClientError(exitCode: 75, message: "claude-authd at \(path) did not answer: \(reason)")
+            }
+            if count == 0 { return reply }
+            reply += chunk[..<count]
+            guard reply.count <= Self.maximumReplySize else {
+                throw ClientError(exitCode: 70, message: "claude-authd's answer is larger than \(Self.maximumReplySize) bytes")
+            }
+        }
+    }
+
+    private func parse(_ reply: [UInt8]) throws(ClientError) -> HTTPReply {
+        let separator: [UInt8] = [13, 10, 13, 10]
+        guard let end = reply.firstRange(of: separator) else {
+            throw ClientError(exitCode: 70, message: "claude-authd at \(path) sent an incomplete answer")
+        }
+        let head = String(decoding: reply[..<end.lowerBound], as: UTF8.self)
+        let statusLine = head.prefix { $0 != "\r" }.split(separator: " ")
+        guard statusLine.count >= 2, statusLine[0].hasPrefix("HTTP/1."), let status = Int(statusLine[1]) else {
+            throw ClientError(exitCode: 70, message: "claude-authd at \(path) sent something that is not HTTP")
+        }
+        return HTTPReply(status: status, body: Array(reply[end.upperBound...]))
+    }
+}

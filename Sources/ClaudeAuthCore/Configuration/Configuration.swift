@@ -1,0 +1,69 @@
+import ClaudeAuthAPI
+
+/// The daemon's configuration: profiles by name and the default one (DESIGN §2).
+public struct Configuration: Sendable, Equatable {
+    /// The name of the profile used when none is named: `default_profile`, else `default`.
+    public var defaultProfile: String
+    /// Every configured profile, by name.
+    public var profiles: [String: Profile]
+
+    /// Creates a configuration.
+    public init(defaultProfile: String = "default", profiles: [String: Profile] = [:]) {
+        self.defaultProfile = defaultProfile
+        self.profiles = profiles
+    }
+
+    /// The profiles sorted by name, for stable listings.
+    public var sortedProfiles: [Profile] {
+        profiles.values.sorted { $0.name < $1.name }
+    }
+}
+
+/// One named credential.
+public struct Profile: Sendable, Equatable {
+    /// The profile's name.
+    public var name: String
+    /// What the profile holds and how it is obtained.
+    public var credential: CredentialSpec
+    /// Extra headers served with the credential; they override the kind's defaults.
+    public var headers: [HeaderField]
+
+    /// Creates a profile.
+    public init(name: String, credential: CredentialSpec, headers: [HeaderField] = []) {
+        self.name = name
+        self.credential = credential
+        self.headers = headers
+    }
+
+    /// The profile's kind.
+    public var kind: ProfileKind {
+        switch credential {
+        case .apiKey: .apiKey
+        }
+    }
+}
+
+/// How a profile's credential is obtained.
+public enum CredentialSpec: Sendable, Equatable {
+    /// A static API key.
+    case apiKey(APIKeySource)
+}
+
+/// Where an API key comes from.
+public enum APIKeySource: Sendable, Equatable {
+    /// An environment variable of the daemon.
+    case environment(String)
+    /// A file, which must be private to the user.
+    case file(String)
+    /// The credential store, written by `claude-auth set-key`.
+    case stored
+
+    /// A short, secret-free description: `env:NAME`, `file:PATH`, `stored`.
+    public var summary: String {
+        switch self {
+        case .environment(let name): "env:\(name)"
+        case .file(let path): "file:\(path)"
+        case .stored: "stored"
+        }
+    }
+}

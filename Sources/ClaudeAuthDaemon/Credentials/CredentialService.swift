@@ -1,0 +1,207 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+import ClaudeAuthAPI
+import ClaudeAuthCore
+import Logging
+import Synchronization
+
+/// A credential ready to be served: the headers in order, and the secret they carry.
+struct ServedCredential: Sendable {
+    var profile: String
+    var kind: ProfileKind
+    var headers: [HeaderField]
+    var secret: Secret
+    var expiresAt: Date?
+}
+
+/// Holds the configuration and every profile's credential in memory, and answers for them.
+///
+/// Reads take a short lock and never wait on I/O beyond a profile's first load.
+final class CredentialService: Sendable {
+    private struct State {
+        var configuration: Configuration
+        var loadedAt: Date
+        var lastReloadError: String?
+        /// Keys loaded successfully; a failed load is retried on the next request.
+        var keys: [String: Secret] = [:]
+    }
+
+    private let state: Mutex<State>
+    private let configPath: String
+    private let configLoader: ConfigurationLoader
+    private let keyLoader: APIKeyLoader
+    private let logger: Logger
+
+    init(configuration: Configuration, configPath: String, environment: [String: String], stateDirectory: String, logger: Logger) {
+        self.state = Mutex(State(configuration: configuration, loadedAt: Date()))
+        self.configPath = configPath
+        self.configLoader = ConfigurationLoader(environment: environment)
+        self.keyLoader = APIKeyLoader(environment: environment, store: CredentialStore(stateDirectory: stateDirectory))
+        self.logger = logger
+    }
+
+    /// The credential of `name`, or of the default profile when nil.
+    func credential(for name: String?) throws(ServiceError) -> ServedCredential {
+        let profile = try profile(named: name)
+        switch profile.credential {
+        case .apiKey(let source):
+            let key: Secret
+            switch loadKey(of: profile, from: source) {
+            case .success(let loaded): key = loaded
+            case .failure(let problem): throw ServiceError(problem, profile: profile.name)
+            }
+            return ServedCredential(
+                profile: profile.name,
+                kind: .apiKey,
+                headers: Self.merge(
+                    [
+                        HeaderField(name: Anthropic.Header.apiKey, value: key.unredacted),
+                        HeaderField(name: Anthropic.Header.version, value: Anthropic.apiVersion),
+                    ], profile.headers),
+                secret: key,
+                expiresAt: nil
+            )
+        }
+    }
+
+    /// Stores an API key for an `api-key` profile whose key is not taken from the environment or a file.
+    func storeKey(_ value: String, for name: String) throws(ServiceError) {
+        let profile = try profile(named: name)
+        guard case .apiKey(let source) = profile.credential else {
+            throw .invalidRequest("profile \"\(profile.name)\" is not an api-key profile")
+        }
+        guard source == .stored else {
+            throw ServiceError(
+                code: .invalidRequest,
+                message: "profile \"\(profile.name)\" takes its key from \(source.summary); remove key_env/key_file "
+                    + "from its configuration to store a key",
+                profile: profile.name
+            )
+        }
+        guard let key = APIKeyLoader.normalize(value).map(Secret.init) else {
+            throw ServiceError(
+                code: .invalidRequest,
+                message: "the key is empty or holds spaces or control characters",
+                profile: profile.name
+            )
+        }
+        let credential = StoredCredential(
+            identity: .apiKey(profile: profile.name), profile: profile.name, apiKey: key, storedAt: Date())
+        do {
+            try keyLoader.store.save(credential)
+        } catch {
+            logger.error("cannot store key", metadata: ["profile": "\(profile.name)", "error": "\(error)"])
+            throw ServiceError(code: .internalError, message: "cannot store the key: \(error)", profile: profile.name)
+        }
+        state.withLock { $0.keys[profile.name] = key }
+        logger.info(
+            "stored API key",
+            metadata: ["profile": "\(profile.name)", "event": "key_stored", "fingerprint": "\(key.fingerprint)"])
+    }
+
+    /// Re-reads the configuration file; an invalid one is refused and the one in force is kept.
+    func reload() throws(ConfigurationError) {
+        do {
+            let configuration = try configLoader.load(file: configPath)
+            state.withLock { state in
+                state = State(configuration: configuration, loadedAt: Date())
+            }
+            logger.info("configuration reloaded", metadata: ["event": "reload", "profiles": "\(configuration.profiles.count)"])
+        } catch {
+            state.withLock { $0.lastReloadError = error.description }
+            logger.error("configuration refused, keeping the one in force", metadata: ["event": "reload_refused", "error": "\(error)"])
+            throw error
+        }
+    }
+
+    /// Every profile's state, without secrets.
+    func status() -> StatusResponse {
+        let snapshot = state.withLock { $0 }
+        let profiles = snapshot.configuration.sortedProfiles.map { profile in
+            let isDefault = profile.name == snapshot.configuration.defaultProfile
+            switch profile.credential {
+            case .apiKey(let source):
+                switch loadKey(of: profile, from: source) {
+                case .success(let key):
+                    return StatusResponse.Profile(
+                        name: profile.name, kind: .apiKey, isDefault: isDefault, state: .ready,
+                        source: source.summary, fingerprint: key.fingerprint, message: nil)
+                case .failure(let problem):
+                    return StatusResponse.Profile(
+                        name: profile.name, kind: .apiKey, isDefault: isDefault, state: problem.state,
+                        source: source.summary, fingerprint: nil, message: problem.message)
+                }
+            }
+        }
+        return StatusResponse(
+            version: claudeAuthVersion,
+            defaultProfile: snapshot.configuration.defaultProfile,
+            config: .init(
+                path: configPath, exists: FileIO.exists(configPath), loadedAt: snapshot.loadedAt,
+                lastReloadError: snapshot.lastReloadError),
+            profiles: profiles
+        )
+    }
+
+    /// A one-line summary for the service manager's `STATUS=`.
+    func summary() -> String {
+        let configuration = state.withLock { $0.configuration }
+        let count = configuration.profiles.count
+        let noun = count == 1 ? "profile" : "profiles"
+        return count == 0
+            ? "serving, no profiles configured"
+            : "serving \(count) \(noun), default \(configuration.defaultProfile)"
+    }
+
+    private func profile(named name: String?) throws(ServiceError) -> Profile {
+        let configuration = state.withLock { $0.configuration }
+        if let name {
+            guard let profile = configuration.profiles[name] else {
+                let known = configuration.sortedProfiles.map(\.name).joined(separator: ", ")
+                throw ServiceError(
+                    code: .unknownProfile,
+                    message: "no profile named \"\(name)\" in \(configPath)"
+                        + (known.isEmpty ? "" : "; configured: \(known)"),
+                    profile: name
+                )
+            }
+            return profile
+        }
+        guard let profile = configuration.profiles[configuration.defaultProfile] else {
+            throw ServiceError(
+                code: .missingAPIKey,
+                message: "no credentials: set ANTHROPIC_API_KEY, or add a profile to \(configPath) "
+                    + "and run `claude-auth set-key` (see README)"
+            )
+        }
+        return profile
+    }
+
+    /// The profile's key: from memory, else from its source (a failure is not remembered, so it is retried).
+    private func loadKey(of profile: Profile, from source: APIKeySource) -> Result<Secret, CredentialProblem> {
+        if let key = state.withLock({ $0.keys[profile.name] }) { return .success(key) }
+        let result = keyLoader.load(profile: profile.name, from: source)
+        if case .success(let key) = result {
+            state.withLock { state in
+                if state.configuration.profiles[profile.name] == profile { state.keys[profile.name] = key }
+            }
+        }
+        return result
+    }
+
+    /// The kind's headers, with the profile's own added or overriding by case-insensitive name.
+    private static func merge(_ base: [HeaderField], _ extra: [HeaderField]) -> [HeaderField] {
+        var merged = base
+        for field in extra {
+            if let index = merged.firstIndex(where: { $0.name.lowercased() == field.name.lowercased() }) {
+                merged[index].value = field.value
+            } else {
+                merged.append(field)
+            }
+        }
+        return merged
+    }
+}

@@ -1,0 +1,128 @@
+import ClaudeAuthAPI
+import ClaudeAuthCore
+import Logging
+import ServiceLifecycle
+import SystemdSupport
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The credential daemon: loads the configuration, serves the socket API, and stops on SIGTERM.
+public struct Daemon: Sendable {
+    /// What the daemon was started with.
+    public struct Options: Sendable {
+        /// `--socket`: where to bind when not socket-activated.
+        public var socketPath: String?
+        /// `--config`: the configuration file.
+        public var configPath: String?
+        /// The process environment.
+        public var environment: [String: String]
+
+        /// Creates options.
+        public init(socketPath: String?, configPath: String?, environment: [String: String]) {
+            self.socketPath = socketPath
+            self.configPath = configPath
+            self.environment = environment
+        }
+    }
+
+    /// How a run ended, as a process exit status (sysexits).
+    public enum Exit: Int32, Sendable {
+        /// A clean stop.
+        case success = 0
+        /// The socket could not be served.
+        case unavailable = 69
+        /// The configuration is invalid.
+        case config = 78
+    }
+
+    private let options: Options
+
+    /// Creates a daemon.
+    public init(options: Options) {
+        self.options = options
+    }
+
+    /// The configuration file in use.
+    public var configPath: String {
+        options.configPath ?? DefaultPaths.configFile(environment: options.environment)
+    }
+
+    /// Loads the configuration without serving: for `--check-config`.
+    public func checkConfiguration() throws(ConfigurationError) -> Configuration {
+        try ConfigurationLoader(environment: options.environment).load(file: configPath)
+    }
+
+    /// Sets up logging for the daemon's process: the journal under systemd, else standard error.
+    public static func bootstrapLogging(environment: [String: String]) {
+        let journal = JournalLogHandler.isStandardErrorJournal(environment: environment)
+        LoggingSystem.bootstrap { label in
+            journal
+                ? JournalLogHandler(identifier: "claude-authd") as any LogHandler
+                : StreamLogHandler.standardError(label: label)
+        }
+    }
+
+    /// Runs until SIGTERM or SIGINT; returns the exit status.
+    public func run() async -> Exit {
+        let logger = Logger(label: "claude-authd")
+        for failure in ProcessHardening.apply() {
+            logger.warning("hardening step failed", metadata: ["step": "\(failure)"])
+        }
+        let configuration: Configuration
+        do {
+            configuration = try checkConfiguration()
+        } catch {
+            logger.critical("invalid configuration", metadata: ["event": "config_invalid", "error": "\(error)"])
+            return .config
+        }
+        let endpoint: SocketEndpoint
+        do {
+            endpoint = try socketEndpoint()
+        } catch {
+            logger.critical("cannot serve the socket", metadata: ["error": "\(error)"])
+            return .unavailable
+        }
+        let credentials = CredentialService(
+            configuration: configuration,
+            configPath: configPath,
+            environment: options.environment,
+            stateDirectory: DefaultPaths.stateDirectory(environment: options.environment),
+            logger: logger
+        )
+        let notifier = ServiceNotifier()
+        let server = SocketServer(
+            endpoint: endpoint,
+            router: APIRouter(credentials: credentials, reload: credentials.reload),
+            limits: ServerLimits(),
+            notifier: notifier,
+            status: credentials.summary,
+            logger: logger
+        )
+        let group = ServiceGroup(
+            configuration: .init(
+                services: [
+                    .init(service: server, successTerminationBehavior: .gracefullyShutdownGroup),
+                    .init(service: ConfigReloader(credentials: credentials, notifier: notifier)),
+                ],
+                gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: logger
+            ))
+        do {
+            try await group.run()
+            return .success
+        } catch {
+            logger.critical("stopped on an error", metadata: ["error": "\(error)"])
+            return .unavailable
+        }
+    }
+
+    private func socketEndpoint() throws -> SocketEndpoint {
+        if let fd = try SocketActivation.inheritedUnixSocket() { return .inherited(fd: fd) }
+        let path = try SocketPath.resolve(explicit: options.socketPath, environment: options.environment)
+        let isDefault = options.socketPath == nil && options.environment[SocketPath.environmentVariable] == nil
+        try SocketEndpoint.preparePath(path, privateDirectory: isDefault)
+        return .path(path)
+    }
+}

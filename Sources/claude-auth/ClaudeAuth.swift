@@ -1,0 +1,21 @@
+import ArgumentParser
+import ClaudeAuthAPI
+
+/// `claude-auth`: the thin client of claude-authd.
+@main
+struct ClaudeAuth: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "claude-auth",
+        abstract: "Prints auth headers and tokens served by claude-authd, and manages its profiles.",
+        discussion: """
+            Without --profile, `header` and `token` use ANTHROPIC_API_KEY, else ANTHROPIC_AUTH_TOKEN, else the \
+            daemon's default profile (--no-env skips the environment).
+            Exit status: 0 ok, 64 usage, 69 daemon unreachable, 75 temporary failure, \
+            77 login required or missing credentials, 78 bad configuration.
+            """,
+        version: claudeAuthVersion,
+        subcommands: [HeaderCommand.self, TokenCommand.self, StatusCommand.self, SetKeyCommand.self, DoctorCommand.self]
+    )
+
+    @OptionGroup var options: GlobalOptions
+}

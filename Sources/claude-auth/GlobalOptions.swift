@@ -1,0 +1,66 @@
+import ArgumentParser
+import ClaudeAuthAPI
+import ClaudeAuthClient
+
+/// The options every command takes.
+struct GlobalOptions: ParsableArguments {
+    @Option(help: "The daemon's socket (default: $CLAUDE_AUTH_SOCKET, else $XDG_RUNTIME_DIR/claude-auth/socket).")
+    var socket: String?
+
+    @Option(help: "The profile to use (default: the environment, else the daemon's default profile).")
+    var profile: String?
+
+    @Flag(help: "Ignore ANTHROPIC_API_KEY and ANTHROPIC_AUTH_TOKEN; ask the daemon.")
+    var noEnv = false
+
+    @Flag(help: "Print JSON for scripts.")
+    var json = false
+
+    /// The client's environment.
+    let environment = ProcessEnvironment.current()
+
+    enum CodingKeys: CodingKey {
+        case socket, profile, noEnv, json
+    }
+
+    /// The credential from the environment, when the seed's order puts it first.
+    var environmentCredential: EnvironmentCredential? {
+        profile == nil && !noEnv ? EnvironmentCredential(environment: environment) : nil
+    }
+
+    /// The resolved socket path.
+    func socketPath() throws(ClientError) -> String {
+        do {
+            return try SocketPath.resolve(explicit: socket, environment: environment)
+        } catch {
+            throw .usage(error.description)
+        }
+    }
+
+    /// A client of the daemon.
+    func client(timeout: Int = 30) throws(ClientError) -> DaemonClient {
+        DaemonClient(socketPath: try socketPath(), timeout: timeout)
+    }
+}
+
+/// Runs a command body, turning a ``ClientError`` into its message on stderr and its exit status.
+func reportingErrors(_ body: () throws(ClientError) -> Void) throws(ExitCode) {
+    do {
+        try body()
+    } catch {
+        StandardStream.error("claude-auth: \(error.message)\n")
+        throw ExitCode(error.exitCode)
+    }
+}
+
+/// Writes bytes to standard output as they are.
+func writeOut(_ bytes: [UInt8]) {
+    StandardStream.output(bytes)
+}
+
+/// Writes text to standard output as it is.
+func writeOut(_ text: String) {
+    StandardStream.output(text)
+}
+
+extension HeaderFormat: ExpressibleByArgument {}
