@@ -73,6 +73,8 @@ let package = Package(
         .testTarget(name: "ClaudeAuthCoreTests", dependencies: ["ClaudeAuthCore"]),
         .testTarget(name: "ClaudeAuthClientTests", dependencies: ["ClaudeAuthClient"]),
         .testTarget(name: "ClaudeAuthDaemonTests", dependencies: ["ClaudeAuthDaemon"]),
-        .testTarget(name: "EndToEndTests", dependencies: ["ClaudeAuthAPI"]),
+        // Test support in C: the GNU spawn and pipe calls the harness needs.
+        .target(name: "CTestSupport", path: "Tests/CTestSupport"),
+        .testTarget(name: "EndToEndTests", dependencies: ["ClaudeAuthAPI", "CTestSupport"]),
     ]
 )

@@ -105,9 +105,11 @@ public struct Doctor: Sendable {
         var arguments = [daemonExecutable, "--check-config"]
         if let reportedPath { arguments += ["--config", reportedPath] }
         let (status, output) = Subprocess.run(arguments)
-        let text = output.split(separator: "\n").last.map(String.init) ?? ""
+        var text = output.split(separator: "\n").last.map(String.init) ?? ""
+        if text.hasPrefix("claude-authd: ") { text.removeFirst("claude-authd: ".count) }
         guard status == 0 else {
-            return [.init(severity: .failure, message: "configuration: \(text)", exitCode: 78)]
+            let running = reportedPath == nil ? "" : " (the running daemon keeps the configuration it loaded)"
+            return [.init(severity: .failure, message: "configuration: \(text)\(running)", exitCode: 78)]
         }
         return [.init(severity: .ok, message: "configuration: \(text)")]
     }
@@ -117,7 +119,7 @@ public struct Doctor: Sendable {
         let configHome = environment["XDG_CONFIG_HOME"] ?? home + "/.config"
         let directories = [
             configHome + "/systemd/user", home + "/.local/share/systemd/user", "/etc/systemd/user",
-            "/usr/local/lib/systemd/user", "/usr/lib/systemd/user",
+            "/usr/local/share/systemd/user", "/usr/share/systemd/user", "/usr/local/lib/systemd/user", "/usr/lib/systemd/user",
         ]
         guard let directory = directories.first(where: { access($0 + "/claude-authd.socket", R_OK) == 0 }) else {
             return [.init(severity: .warning, message: "claude-authd.socket is not installed as a user unit: run `make install`")]

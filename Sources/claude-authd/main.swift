@@ -18,12 +18,19 @@ struct ClaudeAuthd: AsyncParsableCommand {
     @Option(help: "The configuration file (default: $XDG_CONFIG_HOME/claude-auth/config.toml).")
     var config: String?
 
+    @Option(help: "Seconds a client has to send a whole request before its connection is closed.")
+    var requestTimeout: Double = 10
+
     @Flag(help: "Check the configuration, print what is wrong, and exit (0 valid, 78 invalid).")
     var checkConfig = false
 
     func run() async throws {
         let environment = ProcessEnvironment.current()
-        let daemon = Daemon(options: .init(socketPath: socket, configPath: config, environment: environment))
+        guard requestTimeout > 0 else { throw ValidationError("--request-timeout must be positive") }
+        let daemon = Daemon(
+            options: .init(
+                socketPath: socket, configPath: config, environment: environment,
+                requestTimeout: .milliseconds(Int64(requestTimeout * 1000))))
         if checkConfig {
             do {
                 let configuration = try daemon.checkConfiguration()

@@ -18,12 +18,15 @@ public struct Daemon: Sendable {
         public var configPath: String?
         /// The process environment.
         public var environment: [String: String]
+        /// `--request-timeout`: how long a client has to send a whole request.
+        public var requestTimeout: Duration
 
         /// Creates options.
-        public init(socketPath: String?, configPath: String?, environment: [String: String]) {
+        public init(socketPath: String?, configPath: String?, environment: [String: String], requestTimeout: Duration = .seconds(10)) {
             self.socketPath = socketPath
             self.configPath = configPath
             self.environment = environment
+            self.requestTimeout = requestTimeout
         }
     }
 
@@ -95,7 +98,7 @@ public struct Daemon: Sendable {
         let server = SocketServer(
             endpoint: endpoint,
             router: APIRouter(credentials: credentials, reload: credentials.reload),
-            limits: ServerLimits(),
+            limits: ServerLimits(requestTimeout: .init(options.requestTimeout)),
             notifier: notifier,
             status: credentials.summary,
             logger: logger

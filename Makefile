@@ -1,0 +1,62 @@
+# claude-auth: build, install, test.
+#   make install   build release binaries, install them and the user units, enable the socket
+#   make test      run the whole test suite
+#   make bench     measure the client's start-up and the daemon's throughput
+# PREFIX (default ~/.local) and DESTDIR work as packagers expect.
+
+PREFIX ?= $(HOME)/.local
+BINDIR ?= $(PREFIX)/bin
+UNITDIR ?= $(PREFIX)/share/systemd/user
+DESTDIR ?=
+
+SWIFT ?= swift
+RELEASE_FLAGS = -c release
+# The daemon links libsystemd dynamically and the Swift runtime statically.
+DAEMON_BUILD = $(SWIFT) build $(RELEASE_FLAGS) --static-swift-stdlib --product claude-authd
+# The client is fully static, for start-up speed; it lives in its own scratch folder.
+CLIENT_SCRATCH = .build-client
+CLIENT_BUILD = $(SWIFT) build $(RELEASE_FLAGS) --scratch-path $(CLIENT_SCRATCH) --product claude-auth \
+	-Xswiftc -static-executable \
+	-Xlinker -l_FoundationCShims -Xlinker -l_FoundationCollections -Xlinker -lswiftSynchronization
+
+.PHONY: all build install uninstall test bench clean
+
+all: build
+
+build:
+	$(DAEMON_BUILD)
+	$(CLIENT_BUILD)
+
+install: build
+	install -d "$(DESTDIR)$(BINDIR)" "$(DESTDIR)$(UNITDIR)"
+	install -m 0755 "$$($(SWIFT) build $(RELEASE_FLAGS) --show-bin-path)/claude-authd" "$(DESTDIR)$(BINDIR)/claude-authd"
+	install -m 0755 "$$($(SWIFT) build $(RELEASE_FLAGS) --scratch-path $(CLIENT_SCRATCH) --show-bin-path)/claude-auth" "$(DESTDIR)$(BINDIR)/claude-auth"
+	sed 's|^ExecStart=.*|ExecStart=$(BINDIR)/claude-authd|' systemd/claude-authd.service > "$(DESTDIR)$(UNITDIR)/claude-authd.service"
+	install -m 0644 systemd/claude-authd.socket "$(DESTDIR)$(UNITDIR)/claude-authd.socket"
+	@if [ -n "$(DESTDIR)" ]; then \
+		echo "Installed under $(DESTDIR); enable with: systemctl --user enable --now claude-authd.socket"; \
+	elif systemctl --user show-environment >/dev/null 2>&1; then \
+		systemctl --user daemon-reload && systemctl --user enable --now claude-authd.socket && \
+		echo "claude-authd.socket is enabled: try \`claude-auth status\`"; \
+	else \
+		echo "No systemd user manager here: run the daemon by hand with \`$(BINDIR)/claude-authd &\` (it binds \$$XDG_RUNTIME_DIR/claude-auth/socket)."; \
+	fi
+
+uninstall:
+	@if [ -z "$(DESTDIR)" ] && systemctl --user show-environment >/dev/null 2>&1; then \
+		systemctl --user disable --now claude-authd.socket claude-authd.service || true; \
+	fi
+	rm -f "$(DESTDIR)$(BINDIR)/claude-authd" "$(DESTDIR)$(BINDIR)/claude-auth"
+	rm -f "$(DESTDIR)$(UNITDIR)/claude-authd.service" "$(DESTDIR)$(UNITDIR)/claude-authd.socket"
+	@if [ -z "$(DESTDIR)" ] && systemctl --user show-environment >/dev/null 2>&1; then systemctl --user daemon-reload; fi
+
+test:
+	$(SWIFT) build --build-tests
+	CLAUDE_AUTH_BIN_DIR="$$($(SWIFT) build --show-bin-path)" $(SWIFT) test --skip-build
+
+bench: build
+	Benchmarks/run "$$($(SWIFT) build $(RELEASE_FLAGS) --show-bin-path)/claude-authd" \
+		"$$($(SWIFT) build $(RELEASE_FLAGS) --scratch-path $(CLIENT_SCRATCH) --show-bin-path)/claude-auth"
+
+clean:
+	rm -rf .build $(CLIENT_SCRATCH)

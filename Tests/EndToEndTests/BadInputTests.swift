@@ -1,0 +1,125 @@
+import Foundation
+import Testing
+
+/// Requests no client should send: each gets a clear answer or a closed connection, and the daemon keeps serving.
+@Suite("bad socket requests")
+struct BadInputTests {
+    static let key = "sk-ant-api03-BADINPUT-0006"
+    let sandbox: Sandbox
+    let daemon: DaemonProcess
+
+    init() throws {
+        sandbox = try Sandbox()
+        try sandbox.writeConfig("[profiles.default]\nkind = \"api-key\"\nkey_env = \"ANTHROPIC_API_KEY\"\n")
+        daemon = try DaemonProcess(
+            sandbox: sandbox, arguments: ["--request-timeout", "1"], environment: ["ANTHROPIC_API_KEY": Self.key])
+    }
+
+    func stillServes() throws -> Bool {
+        try sandbox.client(["token"]).stdout == Self.key + "\n"
+    }
+
+    @Test("garbage instead of HTTP gets 400 and the connection closed")
+    func garbage() throws {
+        let connection = try RawConnection(path: sandbox.socketPath)
+        connection.send("\u{01}\u{02}NOT HTTP AT ALL\r\n\r\n")
+        let answer = try #require(connection.readToEnd())
+        #expect(answer.hasPrefix("HTTP/1.1 400"))
+        #expect(try stillServes())
+    }
+
+    @Test("too many headers, an oversized target, and an oversized body get 413")
+    func oversized() throws {
+        let manyHeaders = try RawConnection(path: sandbox.socketPath)
+        manyHeaders.send("GET /v1/health HTTP/1.1\r\nHost: x\r\n" + (0..<100).map { "X-H\($0): v\r\n" }.joined() + "\r\n")
+        let first = try #require(manyHeaders.readToEnd())
+        #expect(first.hasPrefix("HTTP/1.1 413"))
+        #expect(first.contains("more than 64 headers"))
+
+        let longTarget = try RawConnection(path: sandbox.socketPath)
+        longTarget.send("GET /v1/header?profile=" + String(repeating: "a", count: 5000) + " HTTP/1.1\r\nHost: x\r\n\r\n")
+        #expect(try #require(longTarget.readToEnd()).hasPrefix("HTTP/1.1 413"))
+
+        let bigBody = try RawConnection(path: sandbox.socketPath)
+        bigBody.send("PUT /v1/key HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n")
+        #expect(try #require(bigBody.readToEnd()).hasPrefix("HTTP/1.1 413"))
+
+        let chunked = try RawConnection(path: sandbox.socketPath)
+        chunked.send("PUT /v1/key HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n")
+        let chunk = String(repeating: "k", count: 8192)
+        for _ in 0..<4 { chunked.send(String(8192, radix: 16) + "\r\n" + chunk + "\r\n") }
+        #expect(try #require(chunked.readToEnd()).hasPrefix("HTTP/1.1 413"))
+        #expect(try stillServes())
+    }
+
+    @Test("an endless header line is cut off with 400")
+    func headerOverflow() throws {
+        let connection = try RawConnection(path: sandbox.socketPath)
+        connection.send("GET /v1/health HTTP/1.1\r\nX-Long: ")
+        let filler = String(repeating: "x", count: 16 * 1024)
+        var sent = 0
+        while sent < 200 * 1024, connection.send(filler) { sent += filler.count }
+        let answer = try #require(connection.readToEnd())
+        #expect(answer.isEmpty || answer.hasPrefix("HTTP/1.1 4"))
+        #expect(try stillServes())
+    }
+
+    @Test("a client that trickles its request is disconnected after the request timeout; others are served meanwhile")
+    func slowClient() throws {
+        let slow = try RawConnection(path: sandbox.socketPath)
+        slow.send("GET /v1/tok")
+        #expect(try stillServes())
+        // The daemon closes the connection on its own (1 s here): the read ends with EOF well within the bound.
+        #expect(slow.readToEnd(timeout: 10) == "")
+        #expect(try stillServes())
+    }
+
+    @Test("malformed API requests get the right status and error code")
+    func malformedAPIRequests() throws {
+        func request(_ line: String, body: String = "") throws -> String {
+            let connection = try RawConnection(path: sandbox.socketPath)
+            connection.send("\(line) HTTP/1.1\r\nHost: x\r\nContent-Length: \(body.utf8.count)\r\nConnection: close\r\n\r\n\(body)")
+            return try #require(connection.readToEnd())
+        }
+        let unknownPath = try request("GET /v2/everything")
+        #expect(unknownPath.hasPrefix("HTTP/1.1 404"))
+        #expect(unknownPath.contains("\"code\":\"not_found\""))
+        let wrongMethod = try request("DELETE /v1/token")
+        #expect(wrongMethod.hasPrefix("HTTP/1.1 400"))
+        #expect(wrongMethod.contains("\"code\":\"invalid_request\""))
+        let badEncoding = try request("GET /v1/token?profile=%zz")
+        #expect(badEncoding.contains("\"code\":\"invalid_request\""))
+        let unknownProfile = try request("GET /v1/token?profile=ghost")
+        #expect(unknownProfile.hasPrefix("HTTP/1.1 404"))
+        #expect(unknownProfile.contains("\"code\":\"unknown_profile\""))
+        let login = try request("POST /v1/login", body: "{\"profile\":\"default\"}")
+        #expect(login.contains("\"code\":\"invalid_request\""))
+        #expect(try stillServes())
+    }
+
+    @Test("keep-alive: several requests on one connection")
+    func keepAlive() throws {
+        let connection = try RawConnection(path: sandbox.socketPath)
+        for _ in 0..<3 {
+            connection.send("GET /v1/token HTTP/1.1\r\nHost: x\r\n\r\n")
+            let answer = try #require(connection.readResponse())
+            #expect(answer.hasPrefix("HTTP/1.1 200"))
+            #expect(answer.hasSuffix(Self.key + "\n"))
+        }
+    }
+
+    @Test("200 clients connected at once are all served")
+    func concurrentClients() throws {
+        let connections = try (0..<200).map { _ in try RawConnection(path: sandbox.socketPath) }
+        for connection in connections {
+            connection.send("GET /v1/token HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        }
+        var served = 0
+        for connection in connections where connection.readToEnd()?.hasSuffix(Self.key + "\n") == true {
+            served += 1
+        }
+        #expect(served == 200)
+        #expect(try stillServes())
+        #expect(daemon.process.isRunning)
+    }
+}
