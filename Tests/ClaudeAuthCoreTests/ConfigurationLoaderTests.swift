@@ -1,0 +1,110 @@
+import ClaudeAuthAPI
+import Testing
+
+@testable import ClaudeAuthCore
+
+@Suite("ConfigurationLoader")
+struct ConfigurationLoaderTests {
+    let loader = ConfigurationLoader(environment: ["HOME": "/home/u"])
+
+    func parse(_ text: String) throws(ConfigurationError) -> Configuration {
+        try loader.parse(text, file: "config.toml")
+    }
+
+    func error(_ text: String) -> ConfigurationError? {
+        do {
+            _ = try parse(text)
+            return nil
+        } catch {
+            return error
+        }
+    }
+
+    @Test("a full configuration")
+    func valid() throws {
+        let configuration = try parse(
+            """
+            default_profile = "api"
+
+            [profiles.api]
+            kind = "api-key"
+            key_env = "ANTHROPIC_API_KEY"
+
+            [profiles.file]
+            kind = "api-key"
+            key_file = "~/.secrets/key"
+            headers = { "anthropic-beta" = "x", "anthropic-version" = "2024-01-01" }
+
+            [profiles."stored.one"]
+            kind = "api-key"
+            """)
+        #expect(configuration.defaultProfile == "api")
+        #expect(configuration.profiles["api"]?.credential == .apiKey(.environment("ANTHROPIC_API_KEY")))
+        #expect(configuration.profiles["file"]?.credential == .apiKey(.file("/home/u/.secrets/key")))
+        #expect(
+            configuration.profiles["file"]?.headers == [
+                HeaderField(name: "anthropic-beta", value: "x"), HeaderField(name: "anthropic-version", value: "2024-01-01"),
+            ])
+        #expect(configuration.profiles["stored.one"]?.credential == .apiKey(.stored))
+        #expect(configuration.sortedProfiles.map(\.name) == ["api", "file", "stored.one"])
+    }
+
+    @Test("an empty document: no profiles, default profile named default")
+    func empty() throws {
+        let configuration = try parse("")
+        #expect(configuration.profiles.isEmpty)
+        #expect(configuration.defaultProfile == "default")
+    }
+
+    @Test(
+        "every error says where",
+        arguments: [
+            ("x = \n", 1, "invalid TOML"),
+            ("[profiles.a]\nkind = \"api-key\"\n\n  key_envv = \"X\"\n", 4, "unknown key \"key_envv\" in [profiles.a]"),
+            ("colour = \"blue\"\n", 1, "unknown key \"colour\" at the top level"),
+            ("[profiles.a]\nkind = 3\n", 2, "profiles.a.kind must be a string, not an integer"),
+            ("[profiles.a]\nkind = \"api-key\"\nkey_file = true\n", 3, "profiles.a.key_file must be a string, not a boolean"),
+            ("[profiles.a]\nkind = \"api-key\"\nkey_env = \"A\"\nkey_file = \"/k\"\n", 4, "set only one of key_env and key_file"),
+            ("[profiles.a]\nkind = \"api-key\"\nkey_env = \"\"\n", 3, "key_env must name an environment variable"),
+            ("profiles = 1\n", 1, "profiles must be a table, not an integer"),
+            ("[profiles]\na = \"x\"\n", 2, "profiles.a must be a table, not a string"),
+            ("[profiles.\"bad name!\"]\nkind = \"api-key\"\n", 1, "invalid profile name \"bad name!\""),
+            ("[profiles.a]\nkind = \"api-key\"\nheaders = { \"bad header\" = \"v\" }\n", 3, "header \"bad header\" is not a valid"),
+            ("[profiles.a]\nkind = \"api-key\"\nheaders = { \"h\" = \"a\\nb\" }\n", 3, "header \"h\" is not a valid"),
+            ("[profiles.a]\nkind = \"oauth\"\n", 2, "kind \"oauth\" is not supported"),
+        ])
+    func located(text: String, line: Int, message: String) {
+        let error = error(text)
+        #expect(error?.line == line)
+        #expect(error?.description.contains(message) == true, "\(String(describing: error))")
+        #expect(error?.description.hasPrefix("config.toml:\(line):") == true)
+    }
+
+    @Test("a missing file is an empty configuration; a directory is an error")
+    func files() throws {
+        #expect(try loader.load(file: "/nonexistent/claude-auth/config.toml") == Configuration())
+        #expect(throws: ConfigurationError.self) { try loader.load(file: "/tmp") }
+    }
+}
+
+@Suite("TOMLKeyLocator")
+struct TOMLKeyLocatorTests {
+    @Test("finds keys under table headers, dotted and quoted keys, and falls back to the enclosing table")
+    func positions() {
+        let locator = TOMLKeyLocator(
+            source: """
+                top = 1
+                [profiles."a.b"]
+                  kind = "x"
+                # kind = "comment"
+                headers.x = "y"
+                [other]
+                """)
+        #expect(locator.position(of: ["top"]) == .init(line: 1, column: 1))
+        #expect(locator.position(of: ["profiles", "a.b"]) == .init(line: 2, column: 1))
+        #expect(locator.position(of: ["profiles", "a.b", "kind"]) == .init(line: 3, column: 3))
+        #expect(locator.position(of: ["profiles", "a.b", "headers", "x"]) == .init(line: 5, column: 1))
+        #expect(locator.position(of: ["profiles", "a.b", "missing"]) == .init(line: 2, column: 1))
+        #expect(locator.position(of: ["nowhere"]) == nil)
+    }
+}
