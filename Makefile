@@ -29,8 +29,8 @@ build:
 
 install: build
 	install -d "$(DESTDIR)$(BINDIR)" "$(DESTDIR)$(UNITDIR)"
-	install -m 0755 "$$($(SWIFT) build $(RELEASE_FLAGS) --show-bin-path)/claude-authd" "$(DESTDIR)$(BINDIR)/claude-authd"
-	install -m 0755 "$$($(SWIFT) build $(RELEASE_FLAGS) --scratch-path $(CLIENT_SCRATCH) --show-bin-path)/claude-auth" "$(DESTDIR)$(BINDIR)/claude-auth"
+	install -s -m 0755 "$$($(SWIFT) build $(RELEASE_FLAGS) --show-bin-path)/claude-authd" "$(DESTDIR)$(BINDIR)/claude-authd"
+	install -s -m 0755 "$$($(SWIFT) build $(RELEASE_FLAGS) --scratch-path $(CLIENT_SCRATCH) --show-bin-path)/claude-auth" "$(DESTDIR)$(BINDIR)/claude-auth"
 	sed 's|^ExecStart=.*|ExecStart=$(BINDIR)/claude-authd|' systemd/claude-authd.service > "$(DESTDIR)$(UNITDIR)/claude-authd.service"
 	install -m 0644 systemd/claude-authd.socket "$(DESTDIR)$(UNITDIR)/claude-authd.socket"
 	@if [ -n "$(DESTDIR)" ]; then \
@@ -55,8 +55,10 @@ test:
 	CLAUDE_AUTH_BIN_DIR="$$($(SWIFT) build --show-bin-path)" $(SWIFT) test --skip-build
 
 bench: build
+	$(SWIFT) build $(RELEASE_FLAGS) --product claude-auth-load
 	Benchmarks/run "$$($(SWIFT) build $(RELEASE_FLAGS) --show-bin-path)/claude-authd" \
-		"$$($(SWIFT) build $(RELEASE_FLAGS) --scratch-path $(CLIENT_SCRATCH) --show-bin-path)/claude-auth"
+		"$$($(SWIFT) build $(RELEASE_FLAGS) --scratch-path $(CLIENT_SCRATCH) --show-bin-path)/claude-auth" \
+		"$$($(SWIFT) build $(RELEASE_FLAGS) --show-bin-path)/claude-auth-load"
 
 clean:
 	rm -rf .build $(CLIENT_SCRATCH)

@@ -70,6 +70,8 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // `make bench`'s load generator: keep-alive HTTP over a Unix socket.
+        .executableTarget(name: "claude-auth-load", path: "Benchmarks/LoadGenerator"),
         .testTarget(name: "ClaudeAuthCoreTests", dependencies: ["ClaudeAuthCore"]),
         .testTarget(name: "ClaudeAuthClientTests", dependencies: ["ClaudeAuthClient"]),
         .testTarget(name: "ClaudeAuthDaemonTests", dependencies: ["ClaudeAuthDaemon"]),

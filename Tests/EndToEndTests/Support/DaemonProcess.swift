@@ -6,6 +6,8 @@ enum Launch {
     case direct
     /// Under `systemd-socket-activate -l PATH`, which listens at once and starts the daemon on the first connection.
     case socketActivated(path: String)
+    /// As the last argument of `executable prefix…`, with stderr to its own file.
+    case wrapped(executable: String, prefix: [String], stderr: String)
 }
 
 /// A running `claude-authd`, started with a `NOTIFY_SOCKET` the test owns, and stopped by its PID.
@@ -41,8 +43,16 @@ final class DaemonProcess {
             let forwarded = environment.keys.sorted().flatMap { ["-E", $0] }
             executable = activate
             argv = ["-l", path] + forwarded + [Binaries.daemon] + arguments
+        case .wrapped(let wrapper, let prefix, _):
+            executable = wrapper
+            argv = prefix + [Binaries.daemon] + arguments
         }
-        let logFD = try openOutput(logPath)
+        let logFD: Int32
+        if case .wrapped(_, _, let stderr) = launch {
+            logFD = open(stderr, O_WRONLY | O_APPEND | O_CLOEXEC)
+        } else {
+            logFD = try openOutput(logPath)
+        }
         let null = open("/dev/null", O_RDONLY | O_CLOEXEC)
         defer {
             close(logFD)

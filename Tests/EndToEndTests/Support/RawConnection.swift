@@ -66,8 +66,7 @@ final class RawConnection {
 
     /// Reads until the peer closes; nil if it has not closed within `timeout` seconds.
     func readToEnd(timeout: Int = 10) -> String? {
-        var limit = timeval(tv_sec: timeout, tv_usec: 0)
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size))
+        setReceiveTimeout(timeout)
         var data: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 8192)
         while true {
@@ -80,8 +79,7 @@ final class RawConnection {
 
     /// Reads one response with a `Content-Length` body; nil on timeout.
     func readResponse(timeout: Int = 10) -> String? {
-        var limit = timeval(tv_sec: timeout, tv_usec: 0)
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size))
+        setReceiveTimeout(timeout)
         var data: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 8192)
         while true {
@@ -96,5 +94,10 @@ final class RawConnection {
             if count <= 0 { return nil }
             data += buffer[..<count]
         }
+    }
+
+    private func setReceiveTimeout(_ seconds: Int) {
+        var limit = timeval(tv_sec: seconds, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size))
     }
 }
