@@ -1,5 +1,10 @@
 import ArgumentParser
 import ClaudeAuthAPI
+import ClaudeAuthClient
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// `claude-auth`: the thin client of claude-authd.
 @main
@@ -18,4 +23,22 @@ struct ClaudeAuth: ParsableCommand {
     )
 
     @OptionGroup var options: GlobalOptions
+
+    /// Runs `header` and `token` through ``FastPath`` when it recognises the call, else the argument parser.
+    static func main() {
+        guard let (command, request) = FastPath.parse(Array(CommandLine.arguments.dropFirst())) else {
+            main(nil)
+            return
+        }
+        let environment = ProcessEnvironment.current()
+        do {
+            switch command {
+            case .header: writeOut(try CredentialCommands.header(request, environment: environment))
+            case .token: writeOut(try CredentialCommands.token(request, environment: environment))
+            }
+        } catch {
+            StandardStream.error("claude-auth: \(error.message)\n")
+            Glibc.exit(error.exitCode)
+        }
+    }
 }

@@ -23,9 +23,9 @@ struct GlobalOptions: ParsableArguments {
         case socket, profile, noEnv, json
     }
 
-    /// The credential from the environment, when the seed's order puts it first.
-    var environmentCredential: EnvironmentCredential? {
-        profile == nil && !noEnv ? EnvironmentCredential(environment: environment) : nil
+    /// What `header` or `token` is asked for.
+    func request(format: HeaderFormat = .http) -> CredentialRequest {
+        CredentialRequest(profile: profile, socket: socket, ignoresEnvironment: noEnv, format: format)
     }
 
     /// The resolved socket path.

@@ -16,13 +16,7 @@ struct HeaderCommand: ParsableCommand {
 
     func run() throws {
         try reportingErrors { () throws(ClientError) in
-            let format = options.json ? .json : format
-            if let credential = options.environmentCredential {
-                writeOut(format.render(credential.headers))
-                return
-            }
-            let text = try options.client().headerText(profile: options.profile)
-            writeOut(format == .http ? text : Array(format.render(HeaderFormat.parse(text)).utf8))
+            writeOut(try CredentialCommands.header(options.request(format: options.json ? .json : format), environment: options.environment))
         }
     }
 }

@@ -13,11 +13,7 @@ struct TokenCommand: ParsableCommand {
 
     func run() throws {
         try reportingErrors { () throws(ClientError) in
-            if let credential = options.environmentCredential {
-                writeOut(credential.token + "\n")
-                return
-            }
-            writeOut(try options.client().tokenText(profile: options.profile))
+            writeOut(try CredentialCommands.token(options.request(), environment: options.environment))
         }
     }
 }

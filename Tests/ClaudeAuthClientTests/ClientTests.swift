@@ -58,3 +58,26 @@ struct ClientTests {
         }
     }
 }
+
+@Suite("FastPath")
+struct FastPathTests {
+    @Test("recognises plain header and token calls, options before or after the command")
+    func recognised() {
+        #expect(FastPath.parse(["header"])! == (.header, CredentialRequest()))
+        #expect(FastPath.parse(["token", "--profile", "api"])! == (.token, CredentialRequest(profile: "api")))
+        #expect(
+            FastPath.parse(["--socket=/s", "header", "--profile=work", "--no-env", "--format", "curl"])!
+                == (.header, CredentialRequest(profile: "work", socket: "/s", ignoresEnvironment: true, format: .curl)))
+    }
+
+    @Test(
+        "leaves everything else to the argument parser",
+        arguments: [
+            [], ["status"], ["header", "--help"], ["header", "--json"], ["header", "token"], ["token", "--format", "json"],
+            ["header", "--profile"], ["header", "--profile", "--no-env"], ["header", "--format", "xml"], ["header", "--profile="],
+            ["header", "extra"], ["-h"], ["--version"],
+        ])
+    func delegated(arguments: [String]) {
+        #expect(FastPath.parse(arguments) == nil)
+    }
+}

@@ -114,6 +114,9 @@ struct APIKeyProfileTests {
         let json = try sandbox.client(["header", "--profile", "api", "--format", "json"])
         let object = try JSONDecoder().decode([String: String].self, from: Data(json.stdout.utf8))
         #expect(object == ["x-api-key": Self.envKey, "anthropic-version": "2023-06-01"])
+        // The same through the argument parser (--json) as through the fast path (--format json).
+        #expect(try sandbox.client(["--json", "header", "--profile", "api"]).stdout == json.stdout)
+        #expect(try sandbox.client(["--profile", "api", "header"]).stdout == "x-api-key: \(Self.envKey)\nanthropic-version: 2023-06-01\n")
         daemon.stop()
     }
 

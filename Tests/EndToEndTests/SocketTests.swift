@@ -25,6 +25,10 @@ struct SocketTests {
         let ready = daemon.readyMessages.joined(separator: "\n")
         #expect(ready.contains("STATUS=serving 1 profile, default default"))
         #expect(try sandbox.client(["token"]).stdout == Self.key + "\n")
+        // The daemon forbids core dumps itself, whatever the unit says.
+        let limits = try String(contentsOfFile: "/proc/\(daemon.pid)/limits", encoding: .utf8)
+        let core = limits.split(separator: "\n").first { $0.hasPrefix("Max core file size") }
+        #expect(core?.split(separator: " ", omittingEmptySubsequences: true).dropFirst(4).prefix(2) == ["0", "0"])
 
         daemon.signal(SIGTERM)
         #expect(daemon.notify.wait(for: "STOPPING=1") != nil)
