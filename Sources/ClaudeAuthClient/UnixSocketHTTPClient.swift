@@ -1,3 +1,5 @@
+import ClaudeAuthAPI
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -39,23 +41,10 @@ public struct UnixSocketHTTPClient: Sendable {
     }
 
     private func connectSocket() throws(ClientError) -> Int32 {
-        guard path.utf8.count < 108 else { throw .usage("the socket path \(path) is longer than 107 bytes") }
-        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else { throw .unreachable(path, reason: String(cString: strerror(errno))) }
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        withUnsafeMutableBytes(of: &address.sun_path) { buffer in
-            buffer.copyBytes(from: path.utf8)
-        }
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
-            }
-        }
-        guard connected == 0 else {
-            let reason = String(cString: strerror(errno))
-            close(fd)
-            throw .unreachable(path, reason: reason)
+        let fd: Int32
+        switch UnixSocket.connect(to: path) {
+        case .success(let connected): fd = connected
+        case .failure(let error): throw .unreachable(path, reason: error.description)
         }
         var limit = timeval(tv_sec: timeout, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size))

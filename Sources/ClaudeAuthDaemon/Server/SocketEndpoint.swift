@@ -1,3 +1,4 @@
+import ClaudeAuthAPI
 import ClaudeAuthCore
 
 #if canImport(Glibc)
@@ -16,14 +17,11 @@ enum SocketEndpoint: Sendable {
         var description: String
     }
 
-    /// The longest path a Unix socket address holds.
-    static let maximumPathLength = 107
-
     /// Makes `path` ready to bind: its directory exists (private when `privateDirectory`), and a stale socket
     /// left by a dead daemon is removed. A live daemon or a non-socket at the path is refused.
     static func preparePath(_ path: String, privateDirectory: Bool) throws(Failure) {
-        guard path.utf8.count <= maximumPathLength else {
-            throw Failure(description: "the socket path \(path) is longer than \(maximumPathLength) bytes")
+        guard path.utf8.count <= UnixSocket.maximumPathLength else {
+            throw Failure(description: "the socket path \(path) is longer than \(UnixSocket.maximumPathLength) bytes")
         }
         let directory = FileIO.directoryName(of: path)
         do {
@@ -48,19 +46,8 @@ enum SocketEndpoint: Sendable {
 
     /// Whether a process accepts connections on the socket at `path`.
     private static func isAnswering(_ path: String) -> Bool {
-        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else { return false }
-        defer { close(fd) }
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        withUnsafeMutableBytes(of: &address.sun_path) { buffer in
-            buffer.copyBytes(from: path.utf8.prefix(buffer.count - 1))
-        }
-        let result = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
-            }
-        }
-        return result == 0
+        guard case .success(let fd) = UnixSocket.connect(to: path) else { return false }
+        close(fd)
+        return true
     }
 }
