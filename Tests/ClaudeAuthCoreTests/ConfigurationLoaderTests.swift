@@ -71,7 +71,7 @@ struct ConfigurationLoaderTests {
             ("[profiles.\"bad name!\"]\nkind = \"api-key\"\n", 1, "invalid profile name \"bad name!\""),
             ("[profiles.a]\nkind = \"api-key\"\nheaders = { \"bad header\" = \"v\" }\n", 3, "header \"bad header\" is not a valid"),
             ("[profiles.a]\nkind = \"api-key\"\nheaders = { \"h\" = \"a\\nb\" }\n", 3, "header \"h\" is not a valid"),
-            ("[profiles.a]\nkind = \"oauth\"\n", 2, "kind \"oauth\" is not supported"),
+            ("[profiles.a]\nkind = \"oauth\"\n", 1, "oauth profile \"a\" needs client_id"),
         ])
     func located(text: String, line: Int, message: String) {
         let error = error(text)

@@ -39,6 +39,7 @@ public struct Profile: Sendable, Equatable {
     public var kind: ProfileKind {
         switch credential {
         case .apiKey: .apiKey
+        case .oauth: .oauth
         }
     }
 }
@@ -47,6 +48,8 @@ public struct Profile: Sendable, Equatable {
 public enum CredentialSpec: Sendable, Equatable {
     /// A static API key.
     case apiKey(APIKeySource)
+    /// OAuth 2.0 tokens from Authorization Code + PKCE.
+    case oauth(OAuthSettings)
 }
 
 /// Where an API key comes from.

@@ -42,8 +42,8 @@ public struct ConfigurationLoader: Sendable {
         } catch {
             throw ConfigurationError(file: file, message: "invalid TOML: \(error)")
         }
-        return try Validator(file: file, locator: TOMLKeyLocator(source: source), environment: environment)
-            .configuration(from: table)
+        let validator = Validator(file: file, locator: TOMLKeyLocator(source: source), environment: environment)
+        return try validator.applyingOAuthEnvironment(to: validator.configuration(from: table))
     }
 }
 
@@ -79,7 +79,7 @@ private struct Validator {
             throw error(at: path, "invalid profile name \"\(name)\": use letters, digits, '.', '_' and '-' (at most 64)")
         }
         guard let kindValue = table["kind"] else {
-            throw error(at: path, "profile \"\(name)\" has no kind: add kind = \"api-key\"")
+            throw error(at: path, "profile \"\(name)\" has no kind: add kind = \"api-key\" or \"oauth\"")
         }
         let kindName = try string(kindValue, at: path + ["kind"])
         guard let kind = ProfileKind(rawValue: kindName) else {
@@ -94,8 +94,136 @@ private struct Validator {
                 headers: try headers(in: table, at: path)
             )
         case .oauth:
-            throw error(at: path + ["kind"], "kind \"oauth\" is not supported by this version of claude-authd")
+            try rejectUnknownKeys(in: table, at: path, allowed: Self.oauthKeys)
+            return Profile(name: name, credential: .oauth(try oauthSettings(in: table, at: path)), headers: try headers(in: table, at: path))
         }
+    }
+
+    static let oauthKeys: Set<String> = [
+        "kind", "client_id", "authorize_url", "token_url", "revocation_url", "scopes", "redirect_port", "token_request",
+        "client_auth", "headers", "authorize_params", "client_secret_file", "ca_file", "login_timeout",
+    ]
+
+    private func oauthSettings(in table: TOMLTable, at path: [String]) throws(ConfigurationError) -> OAuthSettings {
+        func required(_ key: String) throws(ConfigurationError) -> String {
+            guard let value = table[key] else { throw error(at: path, "oauth profile \"\(path[1])\" needs \(key)") }
+            let text = try string(value, at: path + [key])
+            guard !text.isEmpty else { throw error(at: path + [key], "\(key) must not be empty") }
+            return text
+        }
+        func optional(_ key: String) throws(ConfigurationError) -> String? {
+            guard let value = table[key] else { return nil }
+            return try string(value, at: path + [key])
+        }
+        var settings = OAuthSettings(
+            clientID: try required("client_id"),
+            authorizeURL: try endpoint(try required("authorize_url"), at: path + ["authorize_url"]),
+            tokenURL: try endpoint(try required("token_url"), at: path + ["token_url"])
+        )
+        if let revocation = try optional("revocation_url") {
+            settings.revocationURL = try endpoint(revocation, at: path + ["revocation_url"])
+        }
+        if let value = table["scopes"] {
+            guard let array = value.array else { throw typeError(value, at: path + ["scopes"], expected: "an array of strings") }
+            settings.scopes = []
+            for item in array {
+                guard let scope = item.string, !scope.isEmpty, !scope.contains(" ") else {
+                    throw error(at: path + ["scopes"], "scopes must be an array of non-empty strings without spaces")
+                }
+                settings.scopes.append(scope)
+            }
+        }
+        if let value = table["redirect_port"] {
+            guard let port = value.int, (0...65535).contains(port) else {
+                throw error(at: path + ["redirect_port"], "redirect_port must be an integer from 0 (ephemeral) to 65535")
+            }
+            settings.redirectPort = port
+        }
+        if let value = table["login_timeout"] {
+            guard let seconds = value.int, (1...3600).contains(seconds) else {
+                throw error(at: path + ["login_timeout"], "login_timeout must be a number of seconds from 1 to 3600")
+            }
+            settings.loginTimeout = seconds
+        }
+        if let name = try optional("token_request") {
+            guard let encoding = OAuthSettings.TokenRequestEncoding(rawValue: name) else {
+                throw error(at: path + ["token_request"], "token_request must be \"form\" or \"json\"")
+            }
+            settings.tokenRequest = encoding
+        }
+        if let name = try optional("client_auth") {
+            guard let method = OAuthSettings.ClientAuthentication(rawValue: name) else {
+                throw error(at: path + ["client_auth"], "client_auth must be \"basic\" or \"body\"")
+            }
+            settings.clientAuthentication = method
+        }
+        settings.clientSecretFile = try optional("client_secret_file").map(expandingTilde)
+        settings.caFile = try optional("ca_file").map(expandingTilde)
+        if let value = table["authorize_params"] {
+            let parameters = try self.table(value, at: path + ["authorize_params"])
+            for name in parameters.keys.sorted() {
+                settings.authorizeParameters.append(
+                    HeaderField(name: name, value: try string(parameters[name]!, at: path + ["authorize_params", name])))
+            }
+        }
+        return settings
+    }
+
+    /// An endpoint URL: absolute http(s), and HTTPS unless the host is loopback.
+    private func endpoint(_ text: String, at path: [String]) throws(ConfigurationError) -> String {
+        guard let url = EndpointURL(text) else {
+            throw error(at: path, "\(path.last!) must be an absolute http(s) URL without user info or fragment")
+        }
+        guard url.isAcceptableForSecrets else {
+            throw error(at: path, "\(path.last!) must use https (plain http is allowed only to a loopback host)")
+        }
+        return text
+    }
+
+    /// Applies `CLAUDE_OAUTH_*` from the daemon's environment to the default profile (DESIGN §2): they override
+    /// an `oauth` default profile's values, and with client id and both URLs they define one when none is configured.
+    func applyingOAuthEnvironment(to configuration: Configuration) throws(ConfigurationError) -> Configuration {
+        let names = ["CLAUDE_OAUTH_CLIENT_ID", "CLAUDE_OAUTH_CLIENT_SECRET", "CLAUDE_OAUTH_REDIRECT_URI", "CLAUDE_OAUTH_AUTHORIZE_URL", "CLAUDE_OAUTH_TOKEN_URL"]
+        let values = names.reduce(into: [String: String]()) { values, name in
+            if let value = environment[name], !value.isEmpty { values[name] = value }
+        }
+        guard !values.isEmpty else { return configuration }
+        let name = configuration.defaultProfile
+        var settings: OAuthSettings
+        switch configuration.profiles[name]?.credential {
+        case .oauth(let configured)?:
+            settings = configured
+        case nil:
+            guard let clientID = values["CLAUDE_OAUTH_CLIENT_ID"], let authorize = values["CLAUDE_OAUTH_AUTHORIZE_URL"],
+                let token = values["CLAUDE_OAUTH_TOKEN_URL"]
+            else { return configuration }
+            settings = OAuthSettings(clientID: clientID, authorizeURL: authorize, tokenURL: token)
+        case .apiKey?:
+            return configuration
+        }
+        let environmentError = { (message: String) in ConfigurationError(file: file, message: "environment: \(message)") }
+        if let clientID = values["CLAUDE_OAUTH_CLIENT_ID"] { settings.clientID = clientID }
+        if let secret = values["CLAUDE_OAUTH_CLIENT_SECRET"] { settings.clientSecret = Secret(secret) }
+        for (variable, keyPath) in [("CLAUDE_OAUTH_AUTHORIZE_URL", \OAuthSettings.authorizeURL), ("CLAUDE_OAUTH_TOKEN_URL", \OAuthSettings.tokenURL)] {
+            guard let text = values[variable] else { continue }
+            guard let url = EndpointURL(text), url.isAcceptableForSecrets else {
+                throw environmentError("\(variable) must be an https URL (plain http only to a loopback host)")
+            }
+            settings[keyPath: keyPath] = text
+        }
+        if let text = values["CLAUDE_OAUTH_REDIRECT_URI"] {
+            guard let url = EndpointURL(text), url.scheme == "http", url.isLoopback, let port = url.port,
+                !url.pathAndQuery.contains("?")
+            else {
+                throw environmentError("CLAUDE_OAUTH_REDIRECT_URI must be http://localhost:PORT/PATH (or 127.0.0.1, [::1])")
+            }
+            settings.redirectHost = url.host
+            settings.redirectPort = port
+            settings.redirectPath = url.pathAndQuery
+        }
+        var result = configuration
+        result.profiles[name] = Profile(name: name, credential: .oauth(settings), headers: configuration.profiles[name]?.headers ?? [])
+        return result
     }
 
     private func apiKeySource(in table: TOMLTable, at path: [String]) throws(ConfigurationError) -> APIKeySource {
@@ -149,7 +277,7 @@ private struct Validator {
         return string
     }
 
-    private func typeError(_ value: any TOMLValueConvertible, at path: [String], expected: String) -> ConfigurationError {
+    func typeError(_ value: any TOMLValueConvertible, at path: [String], expected: String) -> ConfigurationError {
         error(at: path, "\(path.joined(separator: ".")) must be \(expected), not \(Self.describe(value.type))")
     }
 

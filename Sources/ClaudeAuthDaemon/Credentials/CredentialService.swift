@@ -64,7 +64,16 @@ final class CredentialService: Sendable {
                 secret: key,
                 expiresAt: nil
             )
+        case .oauth:
+            throw ServiceError(Self.oauthUnavailable(profile.name), profile: profile.name)
         }
+    }
+
+    /// What an `oauth` profile answers until this daemon can log in.
+    private static func oauthUnavailable(_ name: String) -> CredentialProblem {
+        CredentialProblem(
+            state: .loginRequired, code: .loginRequired,
+            message: "profile \"\(name)\" needs an OAuth login, which this version of claude-authd cannot perform yet")
     }
 
     /// Stores an API key for an `api-key` profile whose key is not taken from the environment or a file.
@@ -134,6 +143,11 @@ final class CredentialService: Sendable {
                         name: profile.name, kind: .apiKey, isDefault: isDefault, state: problem.state,
                         source: source.summary, fingerprint: nil, message: problem.message)
                 }
+            case .oauth(let settings):
+                let problem = Self.oauthUnavailable(profile.name)
+                return StatusResponse.Profile(
+                    name: profile.name, kind: .oauth, isDefault: isDefault, state: problem.state,
+                    source: "oauth:\(settings.clientID)", fingerprint: nil, message: problem.message)
             }
         }
         return StatusResponse(

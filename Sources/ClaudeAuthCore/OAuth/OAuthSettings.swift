@@ -1,0 +1,155 @@
+import ClaudeAuthAPI
+
+/// How an `oauth` profile reaches its authorization server (DESIGN §2).
+public struct OAuthSettings: Sendable, Equatable {
+    /// How the token endpoint wants its requests encoded.
+    public enum TokenRequestEncoding: String, Sendable, Equatable {
+        /// `application/x-www-form-urlencoded` (RFC 6749).
+        case form
+        /// `application/json` (Anthropic's endpoint, among others).
+        case json
+    }
+
+    /// How a confidential client presents its secret.
+    public enum ClientAuthentication: String, Sendable, Equatable {
+        /// HTTP Basic (RFC 6749 §2.3.1).
+        case basic
+        /// `client_secret` in the request body.
+        case body
+    }
+
+    /// The client identifier.
+    public var clientID: String
+    /// The authorization endpoint.
+    public var authorizeURL: String
+    /// The token endpoint.
+    public var tokenURL: String
+    /// The revocation endpoint (RFC 7009), if any.
+    public var revocationURL: String?
+    /// The scopes requested.
+    public var scopes: [String]
+    /// The loopback redirect port; 0 for an ephemeral one.
+    public var redirectPort: Int
+    /// The redirect URI's host: `localhost` or a loopback address.
+    public var redirectHost: String
+    /// The redirect URI's path.
+    public var redirectPath: String
+    /// The token endpoint's body encoding.
+    public var tokenRequest: TokenRequestEncoding
+    /// How the client secret, if any, is sent.
+    public var clientAuthentication: ClientAuthentication
+    /// Where the client secret is read from: a file, or `$CREDENTIALS_DIRECTORY` under systemd.
+    public var clientSecretFile: String?
+    /// The client secret given in the daemon's environment (`CLAUDE_OAUTH_CLIENT_SECRET`).
+    public var clientSecret: Secret?
+    /// Extra trust anchors for the token endpoint (PEM).
+    public var caFile: String?
+    /// Extra query parameters for the authorize URL.
+    public var authorizeParameters: [HeaderField]
+    /// How long a login may stay pending, in seconds.
+    public var loginTimeout: Int
+
+    /// Creates settings with the seed's defaults: port 8089, path `/callback`, form requests, 5-minute logins.
+    public init(
+        clientID: String,
+        authorizeURL: String,
+        tokenURL: String,
+        revocationURL: String? = nil,
+        scopes: [String] = [],
+        redirectPort: Int = 8089,
+        redirectHost: String = "localhost",
+        redirectPath: String = "/callback",
+        tokenRequest: TokenRequestEncoding = .form,
+        clientAuthentication: ClientAuthentication = .basic,
+        clientSecretFile: String? = nil,
+        clientSecret: Secret? = nil,
+        caFile: String? = nil,
+        authorizeParameters: [HeaderField] = [],
+        loginTimeout: Int = 300
+    ) {
+        self.clientID = clientID
+        self.authorizeURL = authorizeURL
+        self.tokenURL = tokenURL
+        self.revocationURL = revocationURL
+        self.scopes = scopes
+        self.redirectPort = redirectPort
+        self.redirectHost = redirectHost
+        self.redirectPath = redirectPath
+        self.tokenRequest = tokenRequest
+        self.clientAuthentication = clientAuthentication
+        self.clientSecretFile = clientSecretFile
+        self.clientSecret = clientSecret
+        self.caFile = caFile
+        self.authorizeParameters = authorizeParameters
+        self.loginTimeout = loginTimeout
+    }
+
+    /// The identity its tokens are stored under: token URL, client and scopes (DESIGN §5).
+    public var identity: CredentialIdentity {
+        CredentialIdentity(
+            canonical: "oauth\ntoken_url=\(tokenURL)\nclient_id=\(clientID)\nscopes=\(scopes.sorted().joined(separator: " "))")
+    }
+
+    /// The redirect URI for a listener on `port`.
+    public func redirectURI(port: Int) -> String {
+        let host = redirectHost.contains(":") ? "[\(redirectHost)]" : redirectHost
+        return "http://\(host):\(port)\(redirectPath)"
+    }
+}
+
+/// The parts of an absolute http(s) URL that the daemon checks.
+public struct EndpointURL: Sendable, Equatable {
+    /// `http` or `https`.
+    public var scheme: String
+    /// The host, without brackets.
+    public var host: String
+    /// The port, if given.
+    public var port: Int?
+    /// The path and query, `/` at least.
+    public var pathAndQuery: String
+
+    /// Parses an absolute http(s) URL without user information or fragment; nil when it is not one.
+    public init?(_ text: String) {
+        guard let schemeEnd = text.range(of: "://") else { return nil }
+        let scheme = text[..<schemeEnd.lowerBound].lowercased()
+        guard scheme == "http" || scheme == "https" else { return nil }
+        let rest = text[schemeEnd.upperBound...]
+        let authorityEnd = rest.firstIndex { $0 == "/" || $0 == "?" || $0 == "#" } ?? rest.endIndex
+        let authority = rest[..<authorityEnd]
+        guard !authority.isEmpty, !authority.contains("@"), !text.contains("#"),
+            text.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F })
+        else { return nil }
+        var host = Substring(authority)
+        var port: Int?
+        if host.hasPrefix("[") {
+            guard let close = host.firstIndex(of: "]") else { return nil }
+            let after = host[host.index(after: close)...]
+            host = host[host.index(after: host.startIndex)..<close]
+            if !after.isEmpty {
+                guard after.hasPrefix(":"), let value = Int(after.dropFirst()) else { return nil }
+                port = value
+            }
+        } else if let colon = host.lastIndex(of: ":") {
+            guard let value = Int(host[host.index(after: colon)...]) else { return nil }
+            port = value
+            host = host[..<colon]
+        }
+        if let port, !(1...65535).contains(port) { return nil }
+        guard !host.isEmpty else { return nil }
+        self.scheme = scheme
+        self.host = host.lowercased()
+        self.port = port
+        let path = rest[authorityEnd...]
+        self.pathAndQuery = path.isEmpty ? "/" : String(path)
+    }
+
+    /// Whether the host is this machine: `localhost`, 127.0.0.0/8 or `::1`.
+    public var isLoopback: Bool {
+        host == "localhost" || host == "::1" || host.hasPrefix("127.")
+    }
+
+    /// Whether the daemon may send secrets to it: HTTPS, or plain HTTP to a loopback host.
+    public var isAcceptableForSecrets: Bool {
+        scheme == "https" || isLoopback
+    }
+}
