@@ -15,6 +15,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/LebJe/TOMLKit.git", from: "0.6.0"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
     ],
     targets: [
         // libsystemd, seen only by SystemdSupport.
@@ -49,6 +51,8 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
@@ -77,6 +81,12 @@ let package = Package(
         .testTarget(name: "ClaudeAuthDaemonTests", dependencies: ["ClaudeAuthDaemon"]),
         // Test support in C: the GNU spawn and pipe calls the harness needs.
         .target(name: "CTestSupport", path: "Tests/CTestSupport"),
-        .testTarget(name: "EndToEndTests", dependencies: ["ClaudeAuthAPI", "CTestSupport"]),
+        .testTarget(
+            name: "EndToEndTests",
+            dependencies: [
+                "ClaudeAuthAPI", "ClaudeAuthCore", "ClaudeAuthDaemon", "CTestSupport",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ]
+        ),
     ]
 )

@@ -1,0 +1,92 @@
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import Synchronization
+
+/// An in-process HTTP endpoint on 127.0.0.1 whose answers a test scripts, for fault injection.
+final class FaultyTokenEndpoint: Sendable {
+    /// A request as received.
+    struct Received: Sendable {
+        var method: HTTPMethod
+        var uri: String
+        var headers: HTTPHeaders
+        var body: String
+    }
+
+    /// What to answer: a response, or nothing at all (the connection stays open until the endpoint stops).
+    enum Answer: Sendable {
+        case respond(status: Int, headers: [(String, String)], body: [UInt8])
+        case hang
+
+        static func json(_ status: Int, _ body: String) -> Answer {
+            .respond(status: status, headers: [("content-type", "application/json")], body: Array(body.utf8))
+        }
+    }
+
+    /// The requests received so far.
+    private final class Log: Sendable {
+        let requests = Mutex<[Received]>([])
+    }
+
+    private let channel: any Channel
+    private let received = Log()
+    let port: Int
+
+    init(answer: @escaping @Sendable (Received) -> Answer) async throws {
+        let received = self.received
+        channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.configureHTTPServerPipeline()
+                    try channel.pipeline.syncOperations.addHandler(Handler(answer: answer, record: { request in
+                        received.requests.withLock { $0.append(request) }
+                    }))
+                }
+            }
+            .bind(host: "127.0.0.1", port: 0).get()
+        port = channel.localAddress!.port!
+    }
+
+    var url: String { "http://127.0.0.1:\(port)/token" }
+
+    var requests: [Received] { received.requests.withLock { $0 } }
+
+    func stop() async {
+        try? await channel.close()
+    }
+
+    private final class Handler: ChannelInboundHandler, @unchecked Sendable {
+        typealias InboundIn = HTTPServerRequestPart
+        typealias OutboundOut = HTTPServerResponsePart
+
+        let answer: @Sendable (Received) -> Answer
+        let record: @Sendable (Received) -> Void
+        var head: HTTPRequestHead?
+        var body = ""
+
+        init(answer: @escaping @Sendable (Received) -> Answer, record: @escaping @Sendable (Received) -> Void) {
+            self.answer = answer
+            self.record = record
+        }
+
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+            switch unwrapInboundIn(data) {
+            case .head(let head):
+                self.head = head
+                body = ""
+            case .body(let buffer):
+                body += String(buffer: buffer)
+            case .end:
+                guard let head else { return }
+                let request = Received(method: head.method, uri: head.uri, headers: head.headers, body: body)
+                record(request)
+                guard case .respond(let status, let headers, let bytes) = answer(request) else { return }
+                var responseHeaders = HTTPHeaders(headers)
+                responseHeaders.add(name: "content-length", value: "\(bytes.count)")
+                context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: .init(statusCode: status), headers: responseHeaders))), promise: nil)
+                context.write(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(bytes: bytes)))), promise: nil)
+                context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+            }
+        }
+    }
+}

@@ -1,0 +1,70 @@
+import Foundation
+
+/// A private glewlwyd authorization server on loopback, started by `Tests/Servers/glewlwyd/start`.
+final class GlewlwydServer {
+    let workdir: String
+    let authorizeURL: String
+    let tokenURL: String
+    let userinfoURL: String
+    let clientID: String
+
+    static var scripts: String { Binaries.repositoryRoot + "/Tests/Servers/glewlwyd" }
+
+    /// Starts a server that accepts the given loopback redirect ports.
+    init(redirectPorts: [Int], accessTokenLifetime: Int = 3600, rotation: Bool = true) throws {
+        guard which("glewlwyd") != nil else {
+            throw HarnessError(description: "glewlwyd is not installed (.ci/run installs it: apt-get install glewlwyd)")
+        }
+        workdir = "/tmp/ca-glew-" + UUID().uuidString.prefix(8)
+        let arguments = [workdir, String(try freePort())]
+            + redirectPorts.flatMap { ["--redirect-port", String($0)] }
+            + ["--access-token-lifetime", String(accessTokenLifetime), "--refresh-token-rotation", rotation ? "on" : "off"]
+        let result = try runCommand(Self.scripts + "/start", arguments, environment: ["PATH": "/usr/sbin:/usr/bin:/sbin:/bin"], timeout: 120)
+        guard result.status == 0 else { throw HarnessError(description: "glewlwyd did not start: \(result.stderr)") }
+        var values: [String: String] = [:]
+        for line in result.stdout.split(separator: "\n") {
+            guard let equals = line.firstIndex(of: "=") else { continue }
+            values[String(line[..<equals])] = String(line[line.index(after: equals)...])
+        }
+        authorizeURL = values["AUTHORIZE_URL"] ?? ""
+        tokenURL = values["TOKEN_URL"] ?? ""
+        userinfoURL = values["USERINFO_URL"] ?? ""
+        clientID = values["CLIENT_ID"] ?? ""
+    }
+
+    deinit {
+        _ = try? runCommand(Self.scripts + "/stop", [workdir], environment: ["PATH": "/usr/bin:/bin"], timeout: 30)
+        try? FileManager.default.removeItem(atPath: workdir)
+    }
+
+    /// Plays the user in a browser: logs in as alice, grants the scopes, and returns the redirect URL it ends on.
+    func signIn(_ authorizeURL: String) throws -> String {
+        let result = try runCommand(Self.scripts + "/browser", [authorizeURL], environment: ["PATH": "/usr/bin:/bin"], timeout: 60)
+        guard result.status == 0 else { throw HarnessError(description: "the scripted browser failed: \(result.stderr)") }
+        return result.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+}
+
+/// A TCP port on 127.0.0.1 that was free a moment ago.
+func freePort() throws -> Int {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    defer { close(fd) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    let bound = withUnsafePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+    }
+    guard bound == 0 else { throw HarnessError(description: "cannot find a free port") }
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    withUnsafeMutablePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { _ = getsockname(fd, $0, &length) }
+    }
+    return Int(UInt16(bigEndian: address.sin_port))
+}
+
+/// The query parameters of a URL, percent-decoded.
+func queryParameters(_ url: String) -> [String: String] {
+    guard let components = URLComponents(string: url) else { return [:] }
+    return Dictionary((components.queryItems ?? []).map { ($0.name, $0.value ?? "") }) { $1 }
+}
