@@ -11,15 +11,16 @@ struct APIRouter: Sendable {
     /// Re-reads the configuration; called by `POST /v1/reload`.
     let reload: @Sendable () throws(ConfigurationError) -> Void
 
-    func respond(to request: APIRequest) -> APIResponse {
+    @Sendable
+    func respond(to request: APIRequest) async -> APIResponse {
         do {
-            return try route(request)
+            return try await route(request)
         } catch {
             return .error(error)
         }
     }
 
-    private func route(_ request: APIRequest) throws(ServiceError) -> APIResponse {
+    private func route(_ request: APIRequest) async throws(ServiceError) -> APIResponse {
         let profile = request.query["profile"]
         switch (request.method, request.path) {
         case (.GET, "/v1/health"):
