@@ -1,3 +1,4 @@
+import AsyncHTTPClient
 import ClaudeAuthAPI
 import ClaudeAuthCore
 import Foundation
@@ -16,7 +17,12 @@ struct APIRouterTests {
         let credentials = CredentialService(
             configuration: configuration, configPath: state + "/config.toml", environment: environment,
             stateDirectory: state, logger: Logger(label: "test"))
-        return APIRouter(credentials: credentials, reload: credentials.reload)
+        let tokenEndpoint = TokenEndpointClient(http: .shared)
+        let logins = LoginManager(tokenEndpoint: tokenEndpoint, limits: ServerLimits(), logger: Logger(label: "test")) {
+            profile, settings, tokens throws(ServiceError) in
+            try credentials.install(tokens, profile: profile, settings: settings)
+        }
+        return APIRouter(credentials: credentials, logins: logins, tokenEndpoint: tokenEndpoint, reload: credentials.reload)
     }
 
     func get(_ router: APIRouter, _ target: String, method: HTTPMethod = .GET, body: String = "") async throws -> APIResponse {

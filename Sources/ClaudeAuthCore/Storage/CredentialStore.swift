@@ -30,20 +30,23 @@ public struct StoredCredential: Sendable, Equatable, Codable {
     public var profile: String
     /// The API key, for `api-key` profiles.
     public var apiKey: Secret?
+    /// The tokens, for `oauth` profiles.
+    public var tokens: TokenSet?
     /// When it was written.
     public var storedAt: Date
 
     enum CodingKeys: String, CodingKey {
-        case version, identity, profile
+        case version, identity, profile, tokens
         case apiKey = "api_key"
         case storedAt = "stored_at"
     }
 
-    /// Creates a stored API key.
-    public init(identity: CredentialIdentity, profile: String, apiKey: Secret?, storedAt: Date) {
+    /// Creates a stored credential.
+    public init(identity: CredentialIdentity, profile: String, apiKey: Secret? = nil, tokens: TokenSet? = nil, storedAt: Date) {
         self.identity = identity
         self.profile = profile
         self.apiKey = apiKey
+        self.tokens = tokens
         self.storedAt = storedAt
     }
 }

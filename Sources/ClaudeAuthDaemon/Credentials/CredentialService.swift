@@ -27,6 +27,8 @@ final class CredentialService: Sendable {
         var lastReloadError: String?
         /// Keys loaded successfully; a failed load is retried on the next request.
         var keys: [String: Secret] = [:]
+        /// OAuth tokens in memory, by profile.
+        var tokens: [String: TokenSet] = [:]
     }
 
     private let state: Mutex<State>
@@ -34,8 +36,10 @@ final class CredentialService: Sendable {
     private let configLoader: ConfigurationLoader
     private let keyLoader: APIKeyLoader
     private let logger: Logger
+    private let environment: [String: String]
 
     init(configuration: Configuration, configPath: String, environment: [String: String], stateDirectory: String, logger: Logger) {
+        self.environment = environment
         self.state = Mutex(State(configuration: configuration, loadedAt: Date()))
         self.configPath = configPath
         self.configLoader = ConfigurationLoader(environment: environment)
@@ -64,16 +68,93 @@ final class CredentialService: Sendable {
                 secret: key,
                 expiresAt: nil
             )
-        case .oauth:
-            throw ServiceError(Self.oauthUnavailable(profile.name), profile: profile.name)
+        case .oauth(let settings):
+            let tokens: TokenSet
+            switch loadTokens(of: profile, settings) {
+            case .success(let loaded): tokens = loaded
+            case .failure(let problem): throw ServiceError(problem, profile: profile.name)
+            }
+            return ServedCredential(
+                profile: profile.name,
+                kind: .oauth,
+                headers: Self.merge([HeaderField(name: Anthropic.Header.authorization, value: "Bearer \(tokens.accessToken.unredacted)")], profile.headers),
+                secret: tokens.accessToken,
+                expiresAt: tokens.expiresAt
+            )
         }
     }
 
-    /// What an `oauth` profile answers until this daemon can log in.
-    private static func oauthUnavailable(_ name: String) -> CredentialProblem {
-        CredentialProblem(
-            state: .loginRequired, code: .loginRequired,
-            message: "profile \"\(name)\" needs an OAuth login, which this version of claude-authd cannot perform yet")
+    /// The settings of an `oauth` profile, for a login or a logout.
+    func oauthSettings(for name: String?) throws(ServiceError) -> (profile: String, settings: OAuthSettings, clientSecret: Secret?) {
+        let profile = try profile(named: name)
+        guard case .oauth(let settings) = profile.credential else {
+            throw ServiceError(code: .invalidRequest, message: "profile \"\(profile.name)\" is an api-key profile: it needs no login", profile: profile.name)
+        }
+        return (profile.name, settings, try clientSecret(of: settings, profile: profile.name))
+    }
+
+    /// Stores a login's tokens durably, then serves them.
+    func install(_ tokens: TokenSet, profile: String, settings: OAuthSettings) throws(ServiceError) {
+        let credential = StoredCredential(identity: settings.identity, profile: profile, tokens: tokens, storedAt: Date())
+        do {
+            try keyLoader.store.save(credential)
+        } catch {
+            logger.error("cannot store tokens", metadata: ["profile": "\(profile)", "error": "\(error)"])
+            throw ServiceError(code: .internalError, message: "cannot store the tokens: \(error)", profile: profile)
+        }
+        state.withLock { $0.tokens[profile] = tokens }
+    }
+
+    /// Forgets a profile's tokens in memory and on disk; returns what was held, for revocation.
+    func forget(profile: String, settings: OAuthSettings) throws(ServiceError) -> TokenSet? {
+        let held = try? loadTokens(of: Profile(name: profile, credential: .oauth(settings)), settings).get()
+        state.withLock { _ = $0.tokens.removeValue(forKey: profile) }
+        do {
+            try keyLoader.store.delete(settings.identity)
+        } catch {
+            throw ServiceError(code: .internalError, message: "cannot delete the stored tokens: \(error)", profile: profile)
+        }
+        logger.info("logged out", metadata: ["profile": "\(profile)", "event": "logout"])
+        return held
+    }
+
+    /// The profile's tokens: from memory, else from the store; an expired token needs a new login for now.
+    private func loadTokens(of profile: Profile, _ settings: OAuthSettings) -> Result<TokenSet, CredentialProblem> {
+        let loginRequired = { (why: String) in
+            CredentialProblem(state: .loginRequired, code: .loginRequired, message: "\(why): run `claude-auth login --profile \(profile.name)`")
+        }
+        var tokens = state.withLock { $0.tokens[profile.name] }
+        if tokens == nil {
+            do {
+                tokens = try keyLoader.store.load(settings.identity)?.tokens
+            } catch {
+                return .failure(CredentialProblem(state: .error, code: .loginRequired, message: "\(error)"))
+            }
+            if let tokens { state.withLock { $0.tokens[profile.name] = tokens } }
+        }
+        guard let tokens else { return .failure(loginRequired("profile \"\(profile.name)\" is not logged in")) }
+        if let expiry = tokens.expiresAt, expiry <= Date() {
+            return .failure(loginRequired("the access token of profile \"\(profile.name)\" has expired"))
+        }
+        return .success(tokens)
+    }
+
+    /// The client secret: from `CLAUDE_OAUTH_CLIENT_SECRET`, else `client_secret_file` (relative to
+    /// `$CREDENTIALS_DIRECTORY` under systemd's `LoadCredential=`), else none (a public client).
+    private func clientSecret(of settings: OAuthSettings, profile: String) throws(ServiceError) -> Secret? {
+        if let secret = settings.clientSecret { return secret }
+        guard var path = settings.clientSecretFile else { return nil }
+        if !path.hasPrefix("/"), let directory = environment["CREDENTIALS_DIRECTORY"] { path = directory + "/" + path }
+        let bytes: [UInt8]?
+        do {
+            bytes = try FileIO.readPrivate(path, limit: 16 * 1024)
+        } catch {
+            throw ServiceError(code: .invalidConfig, message: "\(error)", profile: profile)
+        }
+        guard let bytes, let secret = APIKeyLoader.normalize(String(decoding: bytes, as: UTF8.self)) else {
+            throw ServiceError(code: .invalidConfig, message: "client_secret_file \(path) is missing or empty", profile: profile)
+        }
+        return Secret(secret)
     }
 
     /// Stores an API key for an `api-key` profile whose key is not taken from the environment or a file.
@@ -144,10 +225,16 @@ final class CredentialService: Sendable {
                         source: source.summary, fingerprint: nil, message: problem.message)
                 }
             case .oauth(let settings):
-                let problem = Self.oauthUnavailable(profile.name)
-                return StatusResponse.Profile(
-                    name: profile.name, kind: .oauth, isDefault: isDefault, state: problem.state,
-                    source: "oauth:\(settings.clientID)", fingerprint: nil, message: problem.message)
+                switch loadTokens(of: profile, settings) {
+                case .success(let tokens):
+                    return StatusResponse.Profile(
+                        name: profile.name, kind: .oauth, isDefault: isDefault, state: .ready,
+                        source: "oauth:\(settings.clientID)", fingerprint: tokens.accessToken.fingerprint, message: nil)
+                case .failure(let problem):
+                    return StatusResponse.Profile(
+                        name: profile.name, kind: .oauth, isDefault: isDefault, state: problem.state,
+                        source: "oauth:\(settings.clientID)", fingerprint: nil, message: problem.message)
+                }
             }
         }
         return StatusResponse(

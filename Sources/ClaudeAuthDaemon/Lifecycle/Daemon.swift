@@ -1,3 +1,4 @@
+import AsyncHTTPClient
 import ClaudeAuthAPI
 import ClaudeAuthCore
 import Logging
@@ -95,10 +96,17 @@ public struct Daemon: Sendable {
             logger: logger
         )
         let notifier = ServiceNotifier()
+        let limits = ServerLimits(requestTimeout: .init(options.requestTimeout))
+        // Token requests never follow redirects: a redirected POST could carry secrets elsewhere.
+        let http = HTTPClient(configuration: .init(redirectConfiguration: .disallow))
+        let tokenEndpoint = TokenEndpointClient(http: http)
+        let logins = LoginManager(tokenEndpoint: tokenEndpoint, limits: limits, logger: logger) { profile, settings, tokens throws(ServiceError) in
+            try credentials.install(tokens, profile: profile, settings: settings)
+        }
         let server = SocketServer(
             endpoint: endpoint,
-            router: APIRouter(credentials: credentials, reload: credentials.reload),
-            limits: ServerLimits(requestTimeout: .init(options.requestTimeout)),
+            router: APIRouter(credentials: credentials, logins: logins, tokenEndpoint: tokenEndpoint, reload: credentials.reload),
+            limits: limits,
             notifier: notifier,
             status: credentials.summary,
             logger: logger
@@ -112,13 +120,16 @@ public struct Daemon: Sendable {
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger
             ))
+        let exit: Exit
         do {
             try await group.run()
-            return .success
+            exit = .success
         } catch {
             logger.critical("stopped on an error", metadata: ["error": "\(error)"])
-            return .unavailable
+            exit = .unavailable
         }
+        try? await http.shutdown()
+        return exit
     }
 
     private func socketEndpoint() throws -> SocketEndpoint {

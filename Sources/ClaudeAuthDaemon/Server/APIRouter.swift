@@ -1,3 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
 import ClaudeAuthAPI
 import ClaudeAuthCore
 import NIOHTTP1
@@ -8,6 +13,8 @@ struct APIRouter: Sendable {
     static let maximumBodySize = 16 * 1024
 
     let credentials: CredentialService
+    let logins: LoginManager
+    let tokenEndpoint: TokenEndpointClient
     /// Re-reads the configuration; called by `POST /v1/reload`.
     let reload: @Sendable () throws(ConfigurationError) -> Void
 
@@ -53,13 +60,58 @@ struct APIRouter: Sendable {
                 throw ServiceError(code: .invalidConfig, message: "configuration refused, the previous one stays in force: \(error)")
             }
             return .json(credentials.status())
-        case (.POST, "/v1/login"), (.POST, "/v1/refresh"), (.POST, "/v1/logout"):
-            throw .invalidRequest("\(request.path) applies to oauth profiles, which this version of claude-authd does not support yet")
+        case (.POST, "/v1/login"):
+            let body: LoginRequest = try decode(request.body, orEmpty: LoginRequest(profile: nil, mode: nil))
+            let oauth = try credentials.oauthSettings(for: body.profile ?? profile)
+            let ticket = try await logins.start(profile: oauth.profile, settings: oauth.settings, clientSecret: oauth.clientSecret)
+            return .json(
+                LoginTicketResponse(loginID: ticket.id, authorizeURL: ticket.authorizeURL, redirectURI: ticket.redirectURI, expiresAt: ticket.expiresAt),
+                status: .accepted)
+        case (.GET, let path) where path.hasPrefix("/v1/login/") && !path.hasSuffix("/code"):
+            let wait = min(max(Int(request.query["wait"] ?? "0") ?? 0, 0), 60)
+            return .json(Self.status(try await logins.wait(String(path.dropFirst("/v1/login/".count)), seconds: wait)))
+        case (.POST, let path) where path.hasPrefix("/v1/login/") && path.hasSuffix("/code"):
+            let id = path.dropFirst("/v1/login/".count).dropLast("/code".count)
+            let body: LoginCodeRequest = try decode(request.body, orEmpty: nil)
+            return .json(Self.status(try await logins.submit(String(id), input: body.code)))
+        case (.POST, "/v1/logout"):
+            let oauth = try credentials.oauthSettings(for: profile)
+            var revocationError: String?
+            var revoked = false
+            if oauth.settings.revocationURL != nil, let held = try credentials.forget(profile: oauth.profile, settings: oauth.settings) {
+                let token = held.refreshToken ?? held.accessToken
+                switch await tokenEndpoint.revoke(token, hint: held.refreshToken == nil ? "access_token" : "refresh_token", settings: oauth.settings, secret: oauth.clientSecret) {
+                case .success: revoked = true
+                case .failure(let failure): revocationError = failure.message
+                }
+            } else {
+                _ = try credentials.forget(profile: oauth.profile, settings: oauth.settings)
+            }
+            return .json(LogoutResponse(profile: oauth.profile, revoked: revoked, revocationError: revocationError))
+        case (.POST, "/v1/refresh"):
+            throw .invalidRequest("refreshing on demand comes with the refresh engine; log in again with `claude-auth login`")
         case (_, "/v1/health"), (_, "/v1/headers"), (_, "/v1/header"), (_, "/v1/token"), (_, "/v1/status"), (_, "/v1/key"),
-            (_, "/v1/reload"), (_, "/v1/login"), (_, "/v1/refresh"), (_, "/v1/logout"):
+            (_, "/v1/reload"), (_, "/v1/login"), (_, "/v1/refresh"), (_, "/v1/logout"), (_, "/v1/login/"):
             throw .invalidRequest("\(request.method) is not allowed on \(request.path)")
         default:
             throw ServiceError(code: .notFound, message: "no such endpoint: \(request.path); see GET /v1/health")
+        }
+    }
+
+    private func decode<T: Decodable>(_ body: [UInt8], orEmpty empty: T?) throws(ServiceError) -> T {
+        if body.allSatisfy({ $0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0x09 }), let empty { return empty }
+        do {
+            return try JSONDecoder.api().decode(T.self, from: Data(body))
+        } catch {
+            throw .invalidRequest("the request body is not the JSON expected (\(T.self))")
+        }
+    }
+
+    private static func status(_ outcome: LoginManager.Outcome) -> LoginStatusResponse {
+        switch outcome {
+        case .pending: LoginStatusResponse(state: .pending)
+        case .succeeded: LoginStatusResponse(state: .succeeded)
+        case .failed(let error): LoginStatusResponse(state: .failed, error: error)
         }
     }
 }

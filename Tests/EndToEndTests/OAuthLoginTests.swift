@@ -1,0 +1,152 @@
+import ClaudeAuthAPI
+import Foundation
+import Testing
+
+/// OAuth login performed by the daemon against a real authorization server (glewlwyd), a scripted browser
+/// playing the user.
+@Suite("OAuth login against glewlwyd")
+struct OAuthLoginTests {
+    let sandbox: Sandbox
+    let server: GlewlwydServer
+    let redirectPort: Int
+
+    init() throws {
+        sandbox = try Sandbox()
+        redirectPort = try freePort()
+        server = try GlewlwydServer(redirectPorts: [redirectPort])
+        try sandbox.writeConfig(
+            """
+            default_profile = "work"
+            [profiles.work]
+            kind = "oauth"
+            client_id = "\(server.clientID)"
+            authorize_url = "\(server.authorizeURL)"
+            token_url = "\(server.tokenURL)"
+            scopes = ["openid", "offline_access"]
+            redirect_port = \(redirectPort)
+            headers = { "anthropic-beta" = "oauth-2025-04-20" }
+            """)
+    }
+
+    func startLogin() throws -> LoginTicketResponse {
+        let answer = try sandbox.curl(["-X", "POST", "-d", #"{"profile":"work"}"#, "http://localhost/v1/login"])
+        return try JSONDecoder.api().decode(LoginTicketResponse.self, from: Data(answer.stdout.utf8))
+    }
+
+    func loginStatus(_ id: String) throws -> LoginStatusResponse {
+        let answer = try sandbox.curl(["http://localhost/v1/login/\(id)?wait=10"])
+        return try JSONDecoder.api().decode(LoginStatusResponse.self, from: Data(answer.stdout.utf8))
+    }
+
+    @Test("browser login: the redirect reaches the daemon's listener, the token is served, survives a restart, and logout forgets it")
+    func browserLogin() throws {
+        var daemon = try DaemonProcess(sandbox: sandbox)
+        #expect(try sandbox.client(["header", "--profile", "work"]).status == 77)
+
+        let ticket = try startLogin()
+        #expect(ticket.redirectURI == "http://localhost:\(redirectPort)/callback")
+        let parameters = queryParameters(ticket.authorizeURL)
+        #expect(parameters["code_challenge_method"] == "S256")
+        #expect(parameters["nonce"] != nil)
+        #expect(parameters["scope"] == "openid offline_access")
+
+        let landing = try server.signIn(ticket.authorizeURL)
+        let page = try runCommand(which("curl")!, ["-sS", "-4", landing], environment: sandbox.environment())
+        #expect(page.stdout.contains("Signed in"))
+        #expect(!page.stdout.contains(queryParameters(landing)["code"]!))
+        #expect(try loginStatus(ticket.loginID) == LoginStatusResponse(state: .succeeded))
+
+        // Nothing listens on the redirect port once the login is over.
+        #expect(throws: (any Error).self) { try RawTCPConnection(port: redirectPort) }
+
+        let header = try sandbox.client(["header", "--profile", "work"])
+        #expect(header.status == 0)
+        let lines = header.stdout.split(separator: "\n")
+        #expect(lines.count == 2)
+        #expect(lines[0].hasPrefix("Authorization: Bearer "))
+        #expect(lines[1] == "anthropic-beta: oauth-2025-04-20")
+        let token = String(lines[0].dropFirst("Authorization: Bearer ".count))
+        let userinfo = try runCommand(
+            which("curl")!, ["-sS", "-o", "/dev/null", "-w", "%{http_code}", "-H", "Authorization: Bearer \(token)", server.userinfoURL],
+            environment: sandbox.environment())
+        #expect(userinfo.stdout == "200")
+
+        let credentials = sandbox.stateDirectory + "/credentials"
+        let files = try FileManager.default.contentsOfDirectory(atPath: credentials)
+        #expect(files.count == 1)
+        #expect(try sandbox.mode(of: credentials + "/" + files[0]) == 0o600)
+        #expect(daemon.stop() == 0)
+
+        daemon = try DaemonProcess(sandbox: sandbox)
+        #expect(try sandbox.client(["token", "--profile", "work"]).stdout == token + "\n")
+
+        let logout = try sandbox.curl(["-X", "POST", "http://localhost/v1/logout?profile=work"])
+        #expect(logout.stdout.contains("\"profile\":\"work\""))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: credentials).isEmpty)
+        let after = try sandbox.client(["header", "--profile", "work"])
+        #expect(after.status == 77)
+        #expect(after.stderr.contains("claude-auth login --profile work"))
+        let log = daemon.log()
+        daemon.stop()
+        #expect(!log.contains(token))
+        #expect(!log.contains(queryParameters(landing)["code"]!))
+    }
+
+    @Test("a redirect with the wrong state is refused and the login keeps waiting; error= ends it")
+    func wrongStateAndError() throws {
+        let daemon = try DaemonProcess(sandbox: sandbox)
+        let ticket = try startLogin()
+        let base = "http://127.0.0.1:\(redirectPort)/callback"
+        let wrong = try runCommand(which("curl")!, ["-sS", "-w", "%{http_code}", base + "?code=abc&state=forged<script>"], environment: sandbox.environment())
+        #expect(wrong.stdout.hasSuffix("400"))
+        #expect(!wrong.stdout.contains("forged"))
+        #expect(!wrong.stdout.contains("<script>"))
+        let other = try runCommand(which("curl")!, ["-sS", "-w", "%{http_code}", "http://127.0.0.1:\(redirectPort)/elsewhere"], environment: sandbox.environment())
+        #expect(other.stdout.hasSuffix("404"))
+        #expect(try sandbox.curl(["http://localhost/v1/login/\(ticket.loginID)"]).stdout.contains("\"state\":\"pending\""))
+
+        let state = queryParameters(ticket.authorizeURL)["state"]!
+        _ = try runCommand(which("curl")!, ["-sS", base + "?error=access_denied&state=\(state)"], environment: sandbox.environment())
+        let status = try loginStatus(ticket.loginID)
+        #expect(status.state == .failed)
+        #expect(status.error?.contains("access_denied") == true)
+        #expect(throws: (any Error).self) { try RawTCPConnection(port: redirectPort) }
+        daemon.stop()
+    }
+
+    @Test("manual login: a bare code, code#state, or the whole redirect URL finishes it")
+    func manual() throws {
+        let daemon = try DaemonProcess(sandbox: sandbox)
+        for form in ["url", "code#state", "code"] {
+            let ticket = try startLogin()
+            let landing = try server.signIn(ticket.authorizeURL)
+            let query = queryParameters(landing)
+            let pasted = switch form {
+            case "url": landing
+            case "code#state": "\(query["code"]!)#\(query["state"]!)"
+            default: query["code"]!
+            }
+            let body = String(decoding: try JSONEncoder().encode(LoginCodeRequest(code: pasted)), as: UTF8.self)
+            let answer = try sandbox.curl(["-X", "POST", "-d", body, "http://localhost/v1/login/\(ticket.loginID)/code"])
+            #expect(answer.stdout.contains("\"state\":\"succeeded\""), "\(form): \(answer.stdout)")
+            #expect(try sandbox.client(["header", "--profile", "work"]).status == 0)
+        }
+        daemon.stop()
+    }
+}
+
+/// A TCP connection to 127.0.0.1, to see whether anything listens.
+struct RawTCPConnection {
+    init(port: Int) throws {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard connected == 0 else { throw HarnessError(description: "nothing listens on 127.0.0.1:\(port)") }
+    }
+}
