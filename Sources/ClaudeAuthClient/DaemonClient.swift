@@ -41,6 +41,34 @@ public struct DaemonClient: Sendable {
         try decode(ok(http.send("PUT", "/v1/key" + query(profile), body: key)))
     }
 
+    /// `POST /v1/login`: starts a login.
+    public func startLogin(profile: String?, mode: LoginRequest.Mode) throws(ClientError) -> LoginTicketResponse {
+        try decode(ok(http.send("POST", "/v1/login", body: try json(LoginRequest(profile: profile, mode: mode)), contentType: "application/json"), accepting: 202))
+    }
+
+    /// `GET /v1/login/ID?wait=S`: where a login stands, waiting up to `wait` seconds for a change.
+    public func loginStatus(_ id: String, wait: Int) throws(ClientError) -> LoginStatusResponse {
+        try decode(ok(http.send("GET", "/v1/login/\(id)?wait=\(wait)")))
+    }
+
+    /// `POST /v1/login/ID/code`: finishes a manual login.
+    public func submitLoginCode(_ id: String, _ code: String) throws(ClientError) -> LoginStatusResponse {
+        try decode(ok(http.send("POST", "/v1/login/\(id)/code", body: try json(LoginCodeRequest(code: code)), contentType: "application/json")))
+    }
+
+    /// `POST /v1/logout`.
+    public func logout(profile: String?) throws(ClientError) -> LogoutResponse {
+        try decode(ok(http.send("POST", "/v1/logout" + query(profile))))
+    }
+
+    private func json(_ value: some Encodable) throws(ClientError) -> [UInt8] {
+        do {
+            return Array(try JSONEncoder().encode(value))
+        } catch {
+            throw ClientError(exitCode: 70, message: "cannot encode the request: \(error)")
+        }
+    }
+
     private func query(_ profile: String?) -> String {
         guard let profile else { return "" }
         let hex = Array("0123456789ABCDEF".utf8)
@@ -57,8 +85,8 @@ public struct DaemonClient: Sendable {
         return "?profile=" + String(decoding: encoded, as: UTF8.self)
     }
 
-    private func ok(_ reply: HTTPReply) throws(ClientError) -> [UInt8] {
-        guard reply.status == 200 else {
+    private func ok(_ reply: HTTPReply, accepting success: Int = 200) throws(ClientError) -> [UInt8] {
+        guard reply.status == success else {
             if let envelope = try? JSONDecoder.api().decode(ErrorEnvelope.self, from: Data(reply.body)) {
                 throw ClientError(envelope.error)
             }

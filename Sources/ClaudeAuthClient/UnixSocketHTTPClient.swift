@@ -30,11 +30,11 @@ public struct UnixSocketHTTPClient: Sendable {
     }
 
     /// Sends one request and reads the whole answer.
-    public func send(_ method: String, _ target: String, body: [UInt8]? = nil) throws(ClientError) -> HTTPReply {
+    public func send(_ method: String, _ target: String, body: [UInt8]? = nil, contentType: String = "text/plain") throws(ClientError) -> HTTPReply {
         let fd = try connectSocket()
         defer { close(fd) }
         var request = "\(method) \(target) HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n"
-        if let body { request += "Content-Type: text/plain\r\nContent-Length: \(body.count)\r\n" }
+        if let body { request += "Content-Type: \(contentType)\r\nContent-Length: \(body.count)\r\n" }
         request += "\r\n"
         try writeAll(Array(request.utf8) + (body ?? []), to: fd)
         return try parse(readAll(from: fd))

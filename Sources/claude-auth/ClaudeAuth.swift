@@ -19,7 +19,10 @@ struct ClaudeAuth: ParsableCommand {
             77 login required or missing credentials, 78 bad configuration.
             """,
         version: claudeAuthVersion,
-        subcommands: [HeaderCommand.self, TokenCommand.self, StatusCommand.self, SetKeyCommand.self, DoctorCommand.self]
+        subcommands: [
+            HeaderCommand.self, TokenCommand.self, LoginCommand.self, LogoutCommand.self, StatusCommand.self, SetKeyCommand.self,
+            DoctorCommand.self,
+        ]
     )
 
     @OptionGroup var options: GlobalOptions
