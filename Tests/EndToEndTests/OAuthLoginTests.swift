@@ -25,11 +25,29 @@ struct OAuthLoginTests {
             scopes = ["openid", "offline_access"]
             redirect_port = \(redirectPort)
             headers = { "anthropic-beta" = "oauth-2025-04-20" }
+            # glewlwyd does not let this public client revoke: a real failed revocation.
+            revocation_url = "\(server.tokenURL.replacingOccurrences(of: "/token", with: "/revoke"))"
+
+            [profiles.second]
+            kind = "oauth"
+            client_id = "\(server.clientID)"
+            authorize_url = "\(server.authorizeURL)"
+            token_url = "\(server.tokenURL)"
+            scopes = ["openid", "offline_access", "profile"]
+            redirect_port = \(redirectPort)
+
+            [profiles.quick]
+            kind = "oauth"
+            client_id = "\(server.clientID)"
+            authorize_url = "\(server.authorizeURL)"
+            token_url = "\(server.tokenURL)"
+            redirect_port = \(redirectPort)
+            login_timeout = 1
             """)
     }
 
-    func startLogin() throws -> LoginTicketResponse {
-        let answer = try sandbox.curl(["-X", "POST", "-d", #"{"profile":"work"}"#, "http://localhost/v1/login"])
+    func startLogin(_ profile: String = "work") throws -> LoginTicketResponse {
+        let answer = try sandbox.curl(["-X", "POST", "-d", #"{"profile":"\#(profile)"}"#, "http://localhost/v1/login"])
         return try JSONDecoder.api().decode(LoginTicketResponse.self, from: Data(answer.stdout.utf8))
     }
 
@@ -81,11 +99,18 @@ struct OAuthLoginTests {
         #expect(try sandbox.client(["token", "--profile", "work"]).stdout == token + "\n")
 
         let logout = try sandbox.curl(["-X", "POST", "http://localhost/v1/logout?profile=work"])
-        #expect(logout.stdout.contains("\"profile\":\"work\""))
+        let answer = try JSONDecoder.api().decode(LogoutResponse.self, from: Data(logout.stdout.utf8))
+        #expect(answer.profile == "work")
+        // The failed revocation is reported, and the local logout happens anyway.
+        #expect(answer.revoked == false)
+        #expect(answer.revocationError?.hasPrefix("the revocation endpoint answered 4") == true, "\(String(describing: answer.revocationError))")
+        #expect(!answer.revocationError!.contains(token))
         #expect(try FileManager.default.contentsOfDirectory(atPath: credentials).isEmpty)
         let after = try sandbox.client(["header", "--profile", "work"])
         #expect(after.status == 77)
         #expect(after.stderr.contains("claude-auth login --profile work"))
+        let status = try JSONDecoder.api().decode(StatusResponse.self, from: Data(try sandbox.client(["status", "--json"]).stdout.utf8))
+        #expect(status.profiles.first { $0.name == "work" }?.state == .loginRequired)
         let log = daemon.log()
         daemon.stop()
         #expect(!log.contains(token))
@@ -132,6 +157,89 @@ struct OAuthLoginTests {
             #expect(try sandbox.client(["header", "--profile", "work"]).status == 0)
         }
         daemon.stop()
+    }
+}
+
+extension OAuthLoginTests {
+    @Test("two profiles side by side keep their own tokens; logging out of one leaves the other")
+    func twoProfiles() throws {
+        let daemon = try DaemonProcess(sandbox: sandbox)
+        for profile in ["work", "second"] {
+            let ticket = try startLogin(profile)
+            let body = String(decoding: try JSONEncoder().encode(LoginCodeRequest(code: try server.signIn(ticket.authorizeURL))), as: UTF8.self)
+            #expect(try sandbox.curl(["-X", "POST", "-d", body, "http://localhost/v1/login/\(ticket.loginID)/code"]).stdout.contains("succeeded"))
+        }
+        let work = try sandbox.client(["token", "--profile", "work"]).stdout
+        let second = try sandbox.client(["token", "--profile", "second"]).stdout
+        #expect(!work.isEmpty && !second.isEmpty && work != second)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: sandbox.stateDirectory + "/credentials").count == 2)
+        _ = try sandbox.curl(["-X", "POST", "http://localhost/v1/logout?profile=work"])
+        #expect(try sandbox.client(["token", "--profile", "work"]).status == 77)
+        #expect(try sandbox.client(["token", "--profile", "second"]).stdout == second)
+        daemon.stop()
+    }
+
+    @Test("a login not completed in time fails cleanly and its listener closes")
+    func timeout() throws {
+        let daemon = try DaemonProcess(sandbox: sandbox)
+        let ticket = try startLogin("quick")
+        _ = try RawTCPConnection(port: redirectPort)
+        let status = try loginStatus(ticket.loginID)
+        #expect(status.state == .failed)
+        #expect(status.error == "the login was not completed within 1 s")
+        #expect(throws: (any Error).self) { try RawTCPConnection(port: redirectPort) }
+        daemon.stop()
+    }
+
+    @Test("a busy fixed port is a clear error")
+    func busyPort() throws {
+        let daemon = try DaemonProcess(sandbox: sandbox)
+        let blocker = try TCPListener(port: redirectPort)
+        let answer = try sandbox.curl(["-w", "\n%{http_code}", "-X", "POST", "-d", #"{"profile":"work"}"#, "http://localhost/v1/login"])
+        #expect(answer.stdout.hasSuffix("\n400"))
+        #expect(answer.stdout.contains("cannot listen for the sign-in redirect on 127.0.0.1:\(redirectPort)"))
+        _ = blocker
+        daemon.stop()
+    }
+
+    @Test("the listener binds the loopback addresses only")
+    func loopbackOnly() throws {
+        let daemon = try DaemonProcess(sandbox: sandbox)
+        _ = try startLogin()
+        // The kernel's table of listening sockets (state 0A) on the redirect port: local addresses in hex.
+        let port = String(format: "%04X", redirectPort)
+        var addresses: [String] = []
+        for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
+            for line in try String(contentsOfFile: table, encoding: .utf8).split(separator: "\n").dropFirst() {
+                let fields = line.split(separator: " ")
+                guard fields.count > 3, fields[3] == "0A", fields[1].hasSuffix(":" + port) else { continue }
+                addresses.append(String(fields[1].dropLast(5)))
+            }
+        }
+        #expect(addresses.contains("0100007F"))
+        #expect(addresses.allSatisfy { $0 == "0100007F" || $0 == "00000000000000000000000001000000" }, "\(addresses)")
+        daemon.stop()
+    }
+}
+
+/// A TCP listener on 127.0.0.1 that accepts nothing: it keeps a port busy.
+final class TCPListener {
+    private let fd: Int32
+
+    init(port: Int) throws {
+        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard bound == 0, listen(fd, 1) == 0 else { throw HarnessError(description: "cannot hold port \(port)") }
+    }
+
+    deinit {
+        close(fd)
     }
 }
 
