@@ -86,6 +86,9 @@ let package = Package(
             dependencies: [
                 "ClaudeAuthAPI", "ClaudeAuthCore", "ClaudeAuthDaemon", "CTestSupport",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
     ]
