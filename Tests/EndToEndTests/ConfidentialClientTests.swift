@@ -1,0 +1,87 @@
+import ClaudeAuthAPI
+import Foundation
+import Testing
+
+/// Confidential clients: the secret from `client_secret_file` or `$CREDENTIALS_DIRECTORY`, sent by HTTP Basic or in
+/// the body, never logged; a secret file others can read is refused.
+@Suite("confidential clients")
+struct ConfidentialClientTests {
+    static let secret = "client-SECRET-canary-77"
+
+    func login(_ sandbox: Sandbox, port: Int) throws -> LoginStatusResponse {
+        let answer = try sandbox.curl(["-X", "POST", "-d", #"{"profile":"conf"}"#, "http://localhost/v1/login"])
+        guard let ticket = try? JSONDecoder.api().decode(LoginTicketResponse.self, from: Data(answer.stdout.utf8)) else {
+            let error = try JSONDecoder.api().decode(ErrorEnvelope.self, from: Data(answer.stdout.utf8)).error
+            return LoginStatusResponse(state: .failed, error: error.message)
+        }
+        let state = queryParameters(ticket.authorizeURL)["state"]!
+        _ = try runCommand(which("curl")!, ["-sS", "http://127.0.0.1:\(port)/callback?code=good&state=\(state)"], environment: [:])
+        return try JSONDecoder.api().decode(
+            LoginStatusResponse.self, from: Data(try sandbox.curl(["http://localhost/v1/login/\(ticket.loginID)"]).stdout.utf8))
+    }
+
+    @Test(
+        "the secret goes by HTTP Basic or in the body, from a file or from $CREDENTIALS_DIRECTORY",
+        arguments: [(viaCredentialsDirectory: false, auth: "basic"), (viaCredentialsDirectory: true, auth: "body")])
+    func secretSent(viaCredentialsDirectory: Bool, auth: String) async throws {
+        let endpoint = try await FaultyTokenEndpoint { _ in .json(200, #"{"access_token":"at-conf","token_type":"Bearer","expires_in":600}"#) }
+        let sandbox = try Sandbox()
+        let path = try sandbox.writeFile("client-secret", Self.secret + "\n")
+        let port = try freePort()
+        try sandbox.writeConfig(
+            """
+            [profiles.conf]
+            kind = "oauth"
+            client_id = "conf-client"
+            authorize_url = "http://127.0.0.1:9/authorize"
+            token_url = "\(endpoint.url)"
+            redirect_port = \(port)
+            client_auth = "\(auth)"
+            client_secret_file = "\(viaCredentialsDirectory ? "client-secret" : path)"
+            """)
+        let daemon = try DaemonProcess(sandbox: sandbox, environment: viaCredentialsDirectory ? ["CREDENTIALS_DIRECTORY": sandbox.root] : [:])
+        #expect(try login(sandbox, port: port) == LoginStatusResponse(state: .succeeded))
+        let request = try #require(endpoint.requests.first)
+        let form = TokenEndpointClientTests.form(request.body)
+        if auth == "basic" {
+            #expect(request.headers["authorization"] == ["Basic " + Data("conf-client:\(Self.secret)".utf8).base64EncodedString()])
+            #expect(form["client_secret"] == nil)
+        } else {
+            #expect(request.headers["authorization"].isEmpty)
+            #expect(form["client_secret"] == Self.secret)
+        }
+        #expect(form["client_id"] == "conf-client")
+        #expect(try sandbox.client(["token", "--profile", "conf"]).stdout == "at-conf\n")
+        let status = try sandbox.client(["status", "--json"]).stdout
+        daemon.stop()
+        await endpoint.stop()
+        #expect(!daemon.log().contains(Self.secret))
+        #expect(!status.contains(Self.secret))
+    }
+
+    @Test("a secret file others can read is refused with what to do, and nothing is sent")
+    func laxSecretFile() async throws {
+        let endpoint = try await FaultyTokenEndpoint { _ in .json(200, #"{"access_token":"at"}"#) }
+        let sandbox = try Sandbox()
+        let path = try sandbox.writeFile("client-secret", Self.secret, mode: 0o644)
+        let port = try freePort()
+        try sandbox.writeConfig(
+            """
+            [profiles.conf]
+            kind = "oauth"
+            client_id = "c"
+            authorize_url = "http://127.0.0.1:9/authorize"
+            token_url = "\(endpoint.url)"
+            redirect_port = \(port)
+            client_secret_file = "\(path)"
+            """)
+        let daemon = try DaemonProcess(sandbox: sandbox)
+        let outcome = try login(sandbox, port: port)
+        #expect(outcome.state == .failed)
+        #expect(outcome.error?.contains("\(path) is accessible by group or others") == true)
+        #expect(endpoint.requests.isEmpty)
+        daemon.stop()
+        await endpoint.stop()
+        #expect(!daemon.log().contains(Self.secret))
+    }
+}
