@@ -84,4 +84,43 @@ struct ConfidentialClientTests {
         await endpoint.stop()
         #expect(!daemon.log().contains(Self.secret))
     }
+
+    @Test("an HTTPS token endpoint under a private CA is trusted through ca_file, and only through it")
+    func caFile() async throws {
+        let sandbox = try Sandbox()
+        let certificate = sandbox.root + "/cert.pem"
+        let key = sandbox.root + "/key.pem"
+        let made = try runCommand(
+            which("openssl")!,
+            ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", key, "-out", certificate,
+             "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1", "-days", "1"],
+            environment: ["PATH": "/usr/bin:/bin"])
+        #expect(made.status == 0, "\(made.stderr)")
+        let endpoint = try await FaultyTokenEndpoint(tls: (certificate, key)) { _ in .json(200, #"{"access_token":"at-tls","token_type":"bearer"}"#) }
+        #expect(endpoint.url.hasPrefix("https://"))
+        let port = try freePort()
+        for trusted in [false, true] {
+            try sandbox.writeConfig(
+                """
+                [profiles.conf]
+                kind = "oauth"
+                client_id = "c"
+                authorize_url = "https://127.0.0.1:9/authorize"
+                token_url = "\(endpoint.url)"
+                redirect_port = \(port)
+                \(trusted ? "ca_file = \"\(certificate)\"" : "")
+                """)
+            let daemon = try DaemonProcess(sandbox: sandbox)
+            let outcome = try login(sandbox, port: port)
+            if trusted {
+                #expect(outcome == LoginStatusResponse(state: .succeeded))
+                #expect(try sandbox.client(["token", "--profile", "conf"]).stdout == "at-tls\n")
+            } else {
+                #expect(outcome.state == .failed)
+                #expect(outcome.error?.contains("cannot reach https://127.0.0.1:\(endpoint.port)") == true, "\(outcome.error ?? "")")
+            }
+            daemon.stop()
+        }
+        await endpoint.stop()
+    }
 }

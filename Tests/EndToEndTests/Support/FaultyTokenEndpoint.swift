@@ -1,6 +1,7 @@
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import NIOSSL
 import Synchronization
 
 /// An in-process HTTP endpoint on 127.0.0.1 whose answers a test scripts, for fault injection.
@@ -32,11 +33,20 @@ final class FaultyTokenEndpoint: Sendable {
     private let received = Log()
     let port: Int
 
-    init(answer: @escaping @Sendable (Received) -> Answer) async throws {
+    /// Starts the endpoint; with `tls` (PEM certificate and key files) it speaks HTTPS.
+    init(tls: (certificate: String, key: String)? = nil, answer: @escaping @Sendable (Received) -> Answer) async throws {
         let received = self.received
+        let context = try tls.map { files in
+            try NIOSSLContext(
+                configuration: .makeServerConfiguration(
+                    certificateChain: [.certificate(try NIOSSLCertificate(file: files.certificate, format: .pem))],
+                    privateKey: .privateKey(try NIOSSLPrivateKey(file: files.key, format: .pem))))
+        }
+        scheme = tls == nil ? "http" : "https"
         channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    if let context { try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: context)) }
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline()
                     try channel.pipeline.syncOperations.addHandler(Handler(answer: answer, record: { request in
                         received.requests.withLock { $0.append(request) }
@@ -47,7 +57,9 @@ final class FaultyTokenEndpoint: Sendable {
         port = channel.localAddress!.port!
     }
 
-    var url: String { "http://127.0.0.1:\(port)/token" }
+    private let scheme: String
+
+    var url: String { "\(scheme)://127.0.0.1:\(port)/token" }
 
     var requests: [Received] { received.requests.withLock { $0 } }
 
