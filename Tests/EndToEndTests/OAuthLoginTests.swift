@@ -228,14 +228,7 @@ final class TCPListener {
 
     init(port: Int) throws {
         fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = in_port_t(UInt16(port).bigEndian)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        guard bound == 0, listen(fd, 1) == 0 else { throw HarnessError(description: "cannot hold port \(port)") }
+        guard withLoopbackAddress(port: port, { bind(fd, $0, $1) }) == 0, listen(fd, 1) == 0 else { throw HarnessError(description: "cannot hold port \(port)") }
     }
 
     deinit {
@@ -248,13 +241,6 @@ struct RawTCPConnection {
     init(port: Int) throws {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = in_port_t(UInt16(port).bigEndian)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        guard connected == 0 else { throw HarnessError(description: "nothing listens on 127.0.0.1:\(port)") }
+        guard withLoopbackAddress(port: port, { connect(fd, $0, $1) }) == 0 else { throw HarnessError(description: "nothing listens on 127.0.0.1:\(port)") }
     }
 }
