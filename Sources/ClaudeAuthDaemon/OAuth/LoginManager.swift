@@ -57,6 +57,9 @@ actor LoginManager {
 
     /// Starts a login for `profile`, replacing one already pending for it.
     func start(profile: String, settings: OAuthSettings, clientSecret: Secret?) async throws(ServiceError) -> Ticket {
+        // Ended logins stay answerable until they would have expired, then go.
+        let now = Date()
+        logins = logins.filter { $0.value.outcome == .pending || $0.value.expiresAt > now }
         for (id, login) in logins where login.profile == profile && login.outcome == .pending {
             await finish(id, .failed("replaced by a newer login"))
         }
