@@ -107,7 +107,7 @@ final class CredentialService: Sendable {
 
     /// Forgets a profile's tokens in memory and on disk; returns what was held, for revocation.
     func forget(profile: String, settings: OAuthSettings) throws(ServiceError) -> TokenSet? {
-        let held = try? loadTokens(of: Profile(name: profile, credential: .oauth(settings)), settings).get()
+        let held = try? heldTokens(profile: profile, settings).get()
         state.withLock { _ = $0.tokens.removeValue(forKey: profile) }
         do {
             try keyLoader.store.delete(settings.identity)
@@ -118,25 +118,30 @@ final class CredentialService: Sendable {
         return held
     }
 
-    /// The profile's tokens: from memory, else from the store; an expired token needs a new login for now.
+    /// The tokens held for a profile, expired or not: from memory, else from the store.
+    private func heldTokens(profile: String, _ settings: OAuthSettings) -> Result<TokenSet?, CredentialProblem> {
+        if let tokens = state.withLock({ $0.tokens[profile] }) { return .success(tokens) }
+        do {
+            let tokens = try keyLoader.store.load(settings.identity)?.tokens
+            if let tokens { state.withLock { $0.tokens[profile] = tokens } }
+            return .success(tokens)
+        } catch {
+            return .failure(CredentialProblem(state: .error, code: .loginRequired, message: "\(error)"))
+        }
+    }
+
+    /// The tokens to serve: held and not expired; an expired token needs a new login until refresh lands.
     private func loadTokens(of profile: Profile, _ settings: OAuthSettings) -> Result<TokenSet, CredentialProblem> {
         let loginRequired = { (why: String) in
             CredentialProblem(state: .loginRequired, code: .loginRequired, message: "\(why): run `claude-auth login --profile \(profile.name)`")
         }
-        var tokens = state.withLock { $0.tokens[profile.name] }
-        if tokens == nil {
-            do {
-                tokens = try keyLoader.store.load(settings.identity)?.tokens
-            } catch {
-                return .failure(CredentialProblem(state: .error, code: .loginRequired, message: "\(error)"))
+        return heldTokens(profile: profile.name, settings).flatMap { tokens in
+            guard let tokens else { return .failure(loginRequired("profile \"\(profile.name)\" is not logged in")) }
+            if let expiry = tokens.expiresAt, expiry <= Date() {
+                return .failure(loginRequired("the access token of profile \"\(profile.name)\" has expired"))
             }
-            if let tokens { state.withLock { $0.tokens[profile.name] = tokens } }
+            return .success(tokens)
         }
-        guard let tokens else { return .failure(loginRequired("profile \"\(profile.name)\" is not logged in")) }
-        if let expiry = tokens.expiresAt, expiry <= Date() {
-            return .failure(loginRequired("the access token of profile \"\(profile.name)\" has expired"))
-        }
-        return .success(tokens)
     }
 
     /// The client secret: from `CLAUDE_OAUTH_CLIENT_SECRET`, else `client_secret_file` (relative to
@@ -211,31 +216,20 @@ final class CredentialService: Sendable {
     func status() -> StatusResponse {
         let snapshot = state.withLock { $0 }
         let profiles = snapshot.configuration.sortedProfiles.map { profile in
-            let isDefault = profile.name == snapshot.configuration.defaultProfile
+            let source: String
+            let credential: Result<Secret, CredentialProblem>
             switch profile.credential {
-            case .apiKey(let source):
-                switch loadKey(of: profile, from: source) {
-                case .success(let key):
-                    return StatusResponse.Profile(
-                        name: profile.name, kind: .apiKey, isDefault: isDefault, state: .ready,
-                        source: source.summary, fingerprint: key.fingerprint, message: nil)
-                case .failure(let problem):
-                    return StatusResponse.Profile(
-                        name: profile.name, kind: .apiKey, isDefault: isDefault, state: problem.state,
-                        source: source.summary, fingerprint: nil, message: problem.message)
-                }
+            case .apiKey(let keySource):
+                source = keySource.summary
+                credential = loadKey(of: profile, from: keySource)
             case .oauth(let settings):
-                switch loadTokens(of: profile, settings) {
-                case .success(let tokens):
-                    return StatusResponse.Profile(
-                        name: profile.name, kind: .oauth, isDefault: isDefault, state: .ready,
-                        source: "oauth:\(settings.clientID)", fingerprint: tokens.accessToken.fingerprint, message: nil)
-                case .failure(let problem):
-                    return StatusResponse.Profile(
-                        name: profile.name, kind: .oauth, isDefault: isDefault, state: problem.state,
-                        source: "oauth:\(settings.clientID)", fingerprint: nil, message: problem.message)
-                }
+                source = "oauth:\(settings.clientID)"
+                credential = loadTokens(of: profile, settings).map(\.accessToken)
             }
+            return StatusResponse.Profile(
+                name: profile.name, kind: profile.kind, isDefault: profile.name == snapshot.configuration.defaultProfile,
+                state: credential.problem?.state ?? .ready, source: source,
+                fingerprint: try? credential.get().fingerprint, message: credential.problem?.message)
         }
         return StatusResponse(
             version: claudeAuthVersion,
@@ -304,5 +298,13 @@ final class CredentialService: Sendable {
             }
         }
         return merged
+    }
+}
+
+extension Result where Failure == CredentialProblem {
+    /// The problem, when there is one.
+    fileprivate var problem: CredentialProblem? {
+        if case .failure(let problem) = self { return problem }
+        return nil
     }
 }

@@ -110,13 +110,15 @@ actor LoginManager {
         } else if let hash = pasted.firstIndex(of: "#") {
             parameters = ["code": String(pasted[..<hash]), "state": String(pasted[pasted.index(after: hash)...])]
         } else {
-            parameters = ["code": pasted, "state": login.secrets.state.unredacted]
+            parameters = ["code": pasted]
         }
         if parameters["code"]?.isEmpty ?? true, parameters["error"] == nil {
             throw ServiceError(code: .invalidRequest, message: "that is not a code, code#state, or a redirect URL with a code", profile: login.profile)
         }
-        if parameters["state"] == nil { parameters["state"] = login.secrets.state.unredacted }
-        guard ConstantTime.equals(parameters["state"]!, login.secrets.state.unredacted) else {
+        // A bare code, or a URL without state, belongs to this login by construction.
+        let state = parameters["state"] ?? login.secrets.state.unredacted
+        parameters["state"] = state
+        guard ConstantTime.equals(state, login.secrets.state.unredacted) else {
             throw ServiceError(code: .invalidRequest, message: "that code belongs to another login (its state does not match)", profile: login.profile)
         }
         _ = await callback(id, parameters)

@@ -99,8 +99,7 @@ struct TokenEndpointClient: Sendable {
             let response = try await http.execute(request, timeout: timeout)
             let body = try await response.body.collect(upTo: TokenResponseParser.maximumBodySize)
             return .success(Answer(status: Int(response.status.code), body: Array(buffer: body), retryAfter: response.headers.first(name: "retry-after")))
-        } catch let error as NIOTooManyBytesError {
-            _ = error
+        } catch is NIOTooManyBytesError {
             return .failure(TokenEndpointFailure(kind: .transient, message: "the token endpoint's answer is larger than \(TokenResponseParser.maximumBodySize) bytes"))
         } catch {
             return .failure(TokenEndpointFailure(kind: .transient, message: "cannot reach \(Self.origin(of: url)): \(Self.describe(error))"))

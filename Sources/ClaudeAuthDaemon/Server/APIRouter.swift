@@ -76,16 +76,16 @@ struct APIRouter: Sendable {
             return .json(Self.status(try await logins.submit(String(id), input: body.code)))
         case (.POST, "/v1/logout"):
             let oauth = try credentials.oauthSettings(for: profile)
+            let held = try credentials.forget(profile: oauth.profile, settings: oauth.settings)
             var revocationError: String?
             var revoked = false
-            if oauth.settings.revocationURL != nil, let held = try credentials.forget(profile: oauth.profile, settings: oauth.settings) {
+            // The refresh token outlives the access token: revoke it when there is one, even after the access token expired.
+            if let held, oauth.settings.revocationURL != nil {
                 let token = held.refreshToken ?? held.accessToken
                 switch await tokenEndpoint.revoke(token, hint: held.refreshToken == nil ? "access_token" : "refresh_token", settings: oauth.settings, secret: oauth.clientSecret) {
                 case .success: revoked = true
                 case .failure(let failure): revocationError = failure.message
                 }
-            } else {
-                _ = try credentials.forget(profile: oauth.profile, settings: oauth.settings)
             }
             return .json(LogoutResponse(profile: oauth.profile, revoked: revoked, revocationError: revocationError))
         case (.POST, "/v1/refresh"):
