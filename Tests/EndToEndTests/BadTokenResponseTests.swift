@@ -37,15 +37,9 @@ struct BadTokenResponseTests {
             """)
         let daemon = try DaemonProcess(sandbox: sandbox)
         for (code, _, says) in Self.cases {
-            let ticket = try JSONDecoder.api().decode(
-                LoginTicketResponse.self,
-                from: Data(try sandbox.curl(["-X", "POST", "-d", #"{"profile":"faulty"}"#, "http://localhost/v1/login"]).stdout.utf8))
-            let state = queryParameters(ticket.authorizeURL)["state"]!
-            let page = try runCommand(
-                which("curl")!, ["-sS", "http://127.0.0.1:\(redirectPort)/callback?code=\(code)&state=\(state)"], environment: [:])
-            #expect(page.stdout.contains("Sign-in failed"), "\(code)")
-            let status = try JSONDecoder.api().decode(
-                LoginStatusResponse.self, from: Data(try sandbox.curl(["http://localhost/v1/login/\(ticket.loginID)"]).stdout.utf8))
+            let ticket = try sandbox.startLogin("faulty")
+            #expect(try sandbox.deliverRedirect(ticket, port: redirectPort, code: code).contains("Sign-in failed"), "\(code)")
+            let status = try sandbox.loginStatus(ticket.loginID)
             #expect(status.state == .failed, "\(code)")
             #expect(status.error?.contains(says) == true, "\(code): \(status.error ?? "")")
             let stored = (try? FileManager.default.contentsOfDirectory(atPath: sandbox.stateDirectory + "/credentials")) ?? []

@@ -8,16 +8,16 @@ import Testing
 struct ConfidentialClientTests {
     static let secret = "client-SECRET-canary-77"
 
+    /// A login through the redirect with a code the endpoint accepts; a refused start is a failed login.
     func login(_ sandbox: Sandbox, port: Int) throws -> LoginStatusResponse {
-        let answer = try sandbox.curl(["-X", "POST", "-d", #"{"profile":"conf"}"#, "http://localhost/v1/login"])
-        guard let ticket = try? JSONDecoder.api().decode(LoginTicketResponse.self, from: Data(answer.stdout.utf8)) else {
-            let error = try JSONDecoder.api().decode(ErrorEnvelope.self, from: Data(answer.stdout.utf8)).error
-            return LoginStatusResponse(state: .failed, error: error.message)
+        let ticket: LoginTicketResponse
+        do {
+            ticket = try sandbox.startLogin("conf")
+        } catch let error as HarnessError {
+            return LoginStatusResponse(state: .failed, error: error.description)
         }
-        let state = queryParameters(ticket.authorizeURL)["state"]!
-        _ = try runCommand(which("curl")!, ["-sS", "http://127.0.0.1:\(port)/callback?code=good&state=\(state)"], environment: [:])
-        return try JSONDecoder.api().decode(
-            LoginStatusResponse.self, from: Data(try sandbox.curl(["http://localhost/v1/login/\(ticket.loginID)"]).stdout.utf8))
+        _ = try sandbox.deliverRedirect(ticket, port: port, code: "good")
+        return try sandbox.loginStatus(ticket.loginID)
     }
 
     @Test(

@@ -47,13 +47,11 @@ struct OAuthLoginTests {
     }
 
     func startLogin(_ profile: String = "work") throws -> LoginTicketResponse {
-        let answer = try sandbox.curl(["-X", "POST", "-d", #"{"profile":"\#(profile)"}"#, "http://localhost/v1/login"])
-        return try JSONDecoder.api().decode(LoginTicketResponse.self, from: Data(answer.stdout.utf8))
+        try sandbox.startLogin(profile)
     }
 
     func loginStatus(_ id: String) throws -> LoginStatusResponse {
-        let answer = try sandbox.curl(["http://localhost/v1/login/\(id)?wait=10"])
-        return try JSONDecoder.api().decode(LoginStatusResponse.self, from: Data(answer.stdout.utf8))
+        try sandbox.loginStatus(id)
     }
 
     @Test("browser login: the redirect reaches the daemon's listener, the token is served, survives a restart, and logout forgets it")
