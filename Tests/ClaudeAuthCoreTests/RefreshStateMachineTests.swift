@@ -1,0 +1,234 @@
+import Foundation
+import Testing
+
+@testable import ClaudeAuthCore
+
+/// The refresh timing rules, driven by explicit instants: no sleeping, no real clock.
+@Suite("refresh state machine")
+struct RefreshStateMachineTests {
+    let start = Date(timeIntervalSince1970: 1_800_000_000)
+    let policy = RefreshPolicy(minimumValidity: 60)
+
+    func tokens(lifetime: TimeInterval?, at issuedAt: Date? = nil, refresh: String? = "rt-1", access: String = "at-1") -> TokenSet {
+        let issued = issuedAt ?? start
+        return TokenSet(
+            accessToken: Secret(access), refreshToken: refresh.map(Secret.init), expiresAt: lifetime.map { issued.addingTimeInterval($0) },
+            scopes: nil, issuedAt: issued)
+    }
+
+    func machine(lifetime: TimeInterval?, jitter: Double = 0.5) -> RefreshStateMachine {
+        var machine = RefreshStateMachine(policy: policy)
+        machine.install(tokens(lifetime: lifetime), jitter: jitter)
+        return machine
+    }
+
+    @Test("lifetimes from 1 s to 30 days: refreshed 70–80 % in, and always served with the required validity until then",
+          arguments: [1.0, 60.0, 8 * 3600.0, 30 * 86400.0] as [TimeInterval])
+    func lifetimes(lifetime: TimeInterval) throws {
+        for jitter in [0.0, 0.5, 0.999] {
+            let machine = machine(lifetime: lifetime, jitter: jitter)
+            let refreshAt = try #require(machine.nextRefreshAt)
+            let fraction = refreshAt.timeIntervalSince(start) / lifetime
+            #expect(fraction >= 0.70 - 1e-9 && fraction < 0.80, "lifetime \(lifetime) s, jitter \(jitter): refresh at \(fraction)")
+            // Just before the refresh time the token is served as it is: no client ever triggers a refresh first.
+            let justBefore = refreshAt.addingTimeInterval(-0.001)
+            #expect(!machine.isDue(now: justBefore))
+            #expect(machine.decide(now: justBefore) == .serve(tokens(lifetime: lifetime)))
+            #expect(machine.isDue(now: refreshAt))
+            // What remains at the refresh time is more than the validity a served token must keep.
+            #expect(lifetime - refreshAt.timeIntervalSince(start) > policy.requiredValidity(lifetime: lifetime))
+        }
+        // Past the required validity, a request refreshes first.
+        let late = start.addingTimeInterval(lifetime - policy.requiredValidity(lifetime: lifetime) / 2)
+        #expect(machine(lifetime: lifetime).decide(now: late) == .refresh)
+    }
+
+    @Test("the minimum validity is configurable and shrinks for short lifetimes")
+    func requiredValidity() {
+        #expect(policy.requiredValidity(lifetime: 8 * 3600) == 60)
+        #expect(policy.requiredValidity(lifetime: 60) == 9)
+        #expect(policy.requiredValidity(lifetime: 1) == 0.15)
+        #expect(RefreshPolicy(minimumValidity: 300).requiredValidity(lifetime: 3600) == 300)
+    }
+
+    @Test("jitter spreads refreshes over the window and never leaves it")
+    func jitterBounds() {
+        let issued = start
+        let expires = start.addingTimeInterval(1000)
+        var seen = Set<Int>()
+        for step in 0..<100 {
+            let at = policy.refreshTime(issuedAt: issued, expiresAt: expires, jitter: Double(step) / 100).timeIntervalSince(issued)
+            #expect(at >= 700 && at < 800)
+            seen.insert(Int(at))
+        }
+        #expect(seen.count == 100)
+        // Out-of-range jitter is clamped, and a zero lifetime still waits the minimum interval.
+        #expect(policy.refreshTime(issuedAt: issued, expiresAt: expires, jitter: 7).timeIntervalSince(issued) == 800)
+        #expect(policy.refreshTime(issuedAt: issued, expiresAt: issued, jitter: 0.5).timeIntervalSince(issued) == 0.5)
+    }
+
+    @Test("backoff doubles from 1 s to a 60 s cap, with equal jitter, and honours Retry-After up to an hour")
+    func backoffSequence() {
+        let ceilings = (1...9).map { policy.backoff(failures: $0, retryAfter: nil, jitter: 1) }
+        #expect(ceilings == [1, 2, 4, 8, 16, 32, 60, 60, 60])
+        let floors = (1...9).map { policy.backoff(failures: $0, retryAfter: nil, jitter: 0) }
+        #expect(floors == [0.5, 1, 2, 4, 8, 16, 30, 30, 30])
+        #expect(policy.backoff(failures: 1000, retryAfter: nil, jitter: 1) == 60)
+        #expect(policy.backoff(failures: 1, retryAfter: 120, jitter: 0.5) == 120)
+        #expect(policy.backoff(failures: 7, retryAfter: 2, jitter: 1) == 60)
+        #expect(policy.backoff(failures: 1, retryAfter: 999_999, jitter: 0) == 3600)
+    }
+
+    @Test("a transient failure backs off, keeps serving the valid token, and fails with unavailable once it expires")
+    func transientFailure() throws {
+        var machine = machine(lifetime: 100)
+        let due = try #require(machine.nextRefreshAt)
+        #expect(machine.beginRefresh(.scheduled, now: due) == Secret("rt-1"))
+        machine.refreshFailed(TokenEndpointFailure(kind: .transient, message: "the token endpoint answered 503"), now: due, jitter: 1)
+        #expect(machine.consecutiveFailures == 1)
+        #expect(machine.nextRefreshAt == due.addingTimeInterval(1))
+        #expect(machine.lastAttempt == .init(at: due, succeeded: false, message: "the token endpoint answered 503"))
+        // Still valid: served, and a request during the backoff starts nothing.
+        let during = due.addingTimeInterval(0.5)
+        #expect(machine.decide(now: during) == .serve(tokens(lifetime: 100)))
+        #expect(machine.beginRefresh(.onDemand, now: during) == nil)
+
+        // Second failure at the retry: 2 s, unless the server asks for more.
+        let retry = due.addingTimeInterval(1)
+        #expect(machine.beginRefresh(.scheduled, now: retry) != nil)
+        machine.refreshFailed(TokenEndpointFailure(kind: .transient, message: "no answer in time"), now: retry, jitter: 1)
+        #expect(machine.nextRefreshAt == retry.addingTimeInterval(2))
+        let third = retry.addingTimeInterval(2)
+        #expect(machine.beginRefresh(.scheduled, now: third) != nil)
+        machine.refreshFailed(TokenEndpointFailure(kind: .transient, message: "no answer in time", retryAfter: 60), now: third, jitter: 1)
+        let nextTry = third.addingTimeInterval(60)
+        #expect(machine.nextRefreshAt == nextTry)
+
+        // Expired in the meantime: unavailable, saying why and when the next try is; no request starts one early.
+        let expired = start.addingTimeInterval(101)
+        #expect(machine.decide(now: expired) == .fail(.unavailable(
+            "the access token expired and cannot be refreshed now (no answer in time), next try in \(Int(nextTry.timeIntervalSince(expired).rounded(.up))) s")))
+        #expect(machine.beginRefresh(.onDemand, now: expired) == nil)
+
+        // Success resets the failures and schedules from the new tokens.
+        #expect(machine.beginRefresh(.scheduled, now: nextTry) != nil)
+        let fresh = tokens(lifetime: 100, at: nextTry, refresh: "rt-2", access: "at-2")
+        machine.refreshSucceeded(fresh, now: nextTry, jitter: 0)
+        #expect(machine.consecutiveFailures == 0)
+        #expect(machine.lastAttempt?.succeeded == true)
+        #expect(machine.nextRefreshAt == nextTry.addingTimeInterval(70))
+        #expect(machine.decide(now: nextTry) == .serve(fresh))
+    }
+
+    @Test("Retry-After from a 429 sets the next try")
+    func retryAfter() throws {
+        var machine = machine(lifetime: 3600)
+        let due = try #require(machine.nextRefreshAt)
+        _ = machine.beginRefresh(.scheduled, now: due)
+        machine.refreshFailed(TokenEndpointFailure(kind: .transient, code: nil, message: "429", retryAfter: 30), now: due, jitter: 0)
+        #expect(machine.nextRefreshAt == due.addingTimeInterval(30))
+        #expect(!machine.isDue(now: due.addingTimeInterval(29)))
+        #expect(machine.isDue(now: due.addingTimeInterval(30)))
+    }
+
+    @Test("a permanent failure requires a login: no retry, no schedule, clients told to log in")
+    func permanentFailure() throws {
+        var machine = machine(lifetime: 3600)
+        let due = try #require(machine.nextRefreshAt)
+        _ = machine.beginRefresh(.scheduled, now: due)
+        machine.refreshFailed(TokenEndpointFailure(kind: .permanent, code: "invalid_grant", message: "400: invalid_grant"), now: due, jitter: 0)
+        #expect(machine.nextRefreshAt == nil)
+        #expect(machine.wakeAt == nil)
+        #expect(!machine.isDue(now: due.addingTimeInterval(86400)))
+        #expect(machine.beginRefresh(.onDemand, now: due.addingTimeInterval(1)) == nil)
+        guard case .fail(.loginRequired(let reason)) = machine.decide(now: due) else {
+            Issue.record("expected login required")
+            return
+        }
+        #expect(reason.contains("invalid_grant"))
+    }
+
+    @Test("classification: invalid_grant and a bare 400 are permanent; 5xx, 429, slow_down and garbage are transient")
+    func classification() {
+        func kind(_ status: Int, _ body: String, retryAfter: String? = nil) -> TokenEndpointFailure.Kind? {
+            guard case .failure(let failure) = TokenResponseParser.parse(status: status, body: Array(body.utf8), retryAfter: retryAfter, receivedAt: start)
+            else { return nil }
+            return failure.kind
+        }
+        #expect(kind(400, #"{"error":"invalid_grant"}"#) == .permanent)
+        #expect(kind(400, "") == .permanent)
+        #expect(kind(401, #"{"error":"invalid_client"}"#) == .permanent)
+        #expect(kind(400, #"{"error":"slow_down"}"#) == .transient)
+        #expect(kind(503, "") == .transient)
+        #expect(kind(500, #"{"error":"server_error"}"#) == .transient)
+        #expect(kind(429, "", retryAfter: "7") == .transient)
+        #expect(kind(200, "<html>") == .transient)
+        #expect(kind(200, #"{"access_token":""}"#) == .transient)
+    }
+
+    @Test("a clock jump forward makes the refresh due at once; the token is refreshed before it is served")
+    func clockJumpForward() {
+        let machine = machine(lifetime: 8 * 3600)
+        let resumed = start.addingTimeInterval(3 * 86400)
+        #expect(machine.isDue(now: resumed))
+        #expect(machine.decide(now: resumed) == .refresh)
+        guard case .fail(.unavailable) = machine.decide(now: resumed, mayRefresh: false) else {
+            Issue.record("an expired token must not be served")
+            return
+        }
+    }
+
+    @Test("a clock set back before the issue time refreshes at once; a clock set back during backoff ends the wait")
+    func clockJumpBack() throws {
+        let fresh = machine(lifetime: 8 * 3600)
+        let back = start.addingTimeInterval(-3600)
+        #expect(fresh.isDue(now: back))
+        #expect(fresh.decide(now: back) == .refresh)
+
+        var failing = machine(lifetime: 8 * 3600)
+        let due = try #require(failing.nextRefreshAt)
+        _ = failing.beginRefresh(.scheduled, now: due)
+        failing.refreshFailed(TokenEndpointFailure(kind: .transient, message: "503", retryAfter: 3000), now: due, jitter: 0)
+        #expect(!failing.isDue(now: due.addingTimeInterval(10)))
+        #expect(failing.isDue(now: due.addingTimeInterval(-10)))
+    }
+
+    @Test("single flight: while one refresh runs no other starts, and requests wait for it")
+    func singleFlight() {
+        var machine = machine(lifetime: 10)
+        let late = start.addingTimeInterval(9.9)
+        #expect(machine.beginRefresh(.onDemand, now: late) == Secret("rt-1"))
+        #expect(machine.beginRefresh(.onDemand, now: late) == nil)
+        #expect(machine.beginRefresh(.scheduled, now: late) == nil)
+        #expect(machine.wakeAt == nil)
+        #expect(machine.decide(now: late) == .refresh)
+        machine.refreshAbandoned()
+        #expect(machine.beginRefresh(.onDemand, now: late) != nil)
+    }
+
+    @Test("an answer without refresh_token keeps the old one; without expires_in nothing is scheduled")
+    func mergingAndNoExpiry() {
+        let machine = machine(lifetime: 60)
+        let fresh = tokens(lifetime: 60, refresh: nil, access: "at-2")
+        #expect(machine.merging(fresh).refreshToken == Secret("rt-1"))
+        #expect(machine.merging(fresh).accessToken == Secret("at-2"))
+
+        var forever = self.machine(lifetime: nil)
+        #expect(forever.nextRefreshAt == nil)
+        #expect(forever.decide(now: start.addingTimeInterval(1e9)) == .serve(tokens(lifetime: nil)))
+        #expect(forever.beginRefresh(.scheduled, now: start.addingTimeInterval(1e9)) == nil)
+        #expect(forever.beginRefresh(.onDemand, now: start) != nil)
+    }
+
+    @Test("without a refresh token an expired token means a new login")
+    func noRefreshToken() {
+        var machine = RefreshStateMachine(policy: policy)
+        machine.install(tokens(lifetime: 60, refresh: nil), jitter: 0)
+        #expect(machine.nextRefreshAt == nil)
+        #expect(machine.decide(now: start.addingTimeInterval(59)) == .serve(tokens(lifetime: 60, refresh: nil)))
+        guard case .fail(.loginRequired) = machine.decide(now: start.addingTimeInterval(61)) else {
+            Issue.record("expected login required")
+            return
+        }
+    }
+}
