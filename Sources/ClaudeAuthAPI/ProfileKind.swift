@@ -14,6 +14,8 @@ public enum ProfileState: String, Codable, Sendable {
     case missingKey = "missing_key"
     /// The profile needs an interactive login.
     case loginRequired = "login_required"
+    /// The access token expired and the token endpoint is failing; the daemon keeps retrying.
+    case unavailable
     /// The credential source is there but unusable (unreadable file, lax permissions, …).
     case error
 }

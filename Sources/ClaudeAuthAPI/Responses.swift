@@ -104,9 +104,11 @@ public struct StatusResponse: Codable, Sendable, Equatable {
         public var fingerprint: String?
         /// What is wrong and what to do, when the state is not `ready`.
         public var message: String?
+        /// The refresh timeline, for `oauth` profiles holding tokens.
+        public var refresh: RefreshStatus?
 
         enum CodingKeys: String, CodingKey {
-            case name, kind, state, source, fingerprint, message
+            case name, kind, state, source, fingerprint, message, refresh
             case isDefault = "default"
         }
 
@@ -118,7 +120,8 @@ public struct StatusResponse: Codable, Sendable, Equatable {
             state: ProfileState,
             source: String,
             fingerprint: String?,
-            message: String?
+            message: String?,
+            refresh: RefreshStatus? = nil
         ) {
             self.name = name
             self.kind = kind
@@ -127,6 +130,7 @@ public struct StatusResponse: Codable, Sendable, Equatable {
             self.source = source
             self.fingerprint = fingerprint
             self.message = message
+            self.refresh = refresh
         }
     }
 
@@ -150,6 +154,97 @@ public struct StatusResponse: Codable, Sendable, Equatable {
         self.defaultProfile = defaultProfile
         self.config = config
         self.profiles = profiles
+    }
+}
+
+/// Where an `oauth` profile's tokens stand in the refresh cycle (DESIGN §6).
+public struct RefreshStatus: Codable, Sendable, Equatable {
+    /// The outcome of the last refresh.
+    public struct Attempt: Codable, Sendable, Equatable {
+        /// When it ended.
+        public var at: Date
+        /// `succeeded` or `failed`.
+        public var result: String
+        /// Why it failed.
+        public var message: String?
+
+        /// Creates an attempt record.
+        public init(at: Date, result: String, message: String?) {
+            self.at = at
+            self.result = result
+            self.message = message
+        }
+    }
+
+    /// When the access token expires, if the server said.
+    public var expiresAt: Date?
+    /// When the next refresh or retry is planned.
+    public var nextRefreshAt: Date?
+    /// Whether a refresh is in flight.
+    public var refreshing: Bool
+    /// The last refresh.
+    public var last: Attempt?
+    /// Transient failures since the last success.
+    public var consecutiveFailures: Int
+
+    enum CodingKeys: String, CodingKey {
+        case refreshing, last
+        case expiresAt = "expires_at"
+        case nextRefreshAt = "next_refresh_at"
+        case consecutiveFailures = "consecutive_failures"
+    }
+
+    /// Creates a refresh status.
+    public init(expiresAt: Date?, nextRefreshAt: Date?, refreshing: Bool, last: Attempt?, consecutiveFailures: Int) {
+        self.expiresAt = expiresAt
+        self.nextRefreshAt = nextRefreshAt
+        self.refreshing = refreshing
+        self.last = last
+        self.consecutiveFailures = consecutiveFailures
+    }
+}
+
+/// `POST /v1/refresh`'s body, all optional: refresh only if the current token is still the one named.
+public struct RefreshRequest: Codable, Sendable, Equatable {
+    /// The fingerprint of the token a client saw rejected.
+    public var ifFingerprint: String?
+    /// The token a client saw rejected; the daemon compares its fingerprint.
+    public var ifToken: String?
+
+    enum CodingKeys: String, CodingKey {
+        case ifFingerprint = "if_fingerprint"
+        case ifToken = "if_token"
+    }
+
+    /// Creates a refresh request.
+    public init(ifFingerprint: String? = nil, ifToken: String? = nil) {
+        self.ifFingerprint = ifFingerprint
+        self.ifToken = ifToken
+    }
+}
+
+/// `POST /v1/refresh`'s answer.
+public struct RefreshResponse: Codable, Sendable, Equatable {
+    /// The profile.
+    public var profile: String
+    /// Whether this request's refresh (or the one it joined) replaced the token; false when it had already changed.
+    public var refreshed: Bool
+    /// The fingerprint of the token now served.
+    public var fingerprint: String
+    /// When it expires.
+    public var expiresAt: Date?
+
+    enum CodingKeys: String, CodingKey {
+        case profile, refreshed, fingerprint
+        case expiresAt = "expires_at"
+    }
+
+    /// Creates a refresh answer.
+    public init(profile: String, refreshed: Bool, fingerprint: String, expiresAt: Date?) {
+        self.profile = profile
+        self.refreshed = refreshed
+        self.fingerprint = fingerprint
+        self.expiresAt = expiresAt
     }
 }
 

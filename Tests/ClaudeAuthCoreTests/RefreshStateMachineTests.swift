@@ -208,10 +208,10 @@ struct RefreshStateMachineTests {
 
     @Test("an answer without refresh_token keeps the old one; without expires_in nothing is scheduled")
     func mergingAndNoExpiry() {
-        let machine = machine(lifetime: 60)
         let fresh = tokens(lifetime: 60, refresh: nil, access: "at-2")
-        #expect(machine.merging(fresh).refreshToken == Secret("rt-1"))
-        #expect(machine.merging(fresh).accessToken == Secret("at-2"))
+        #expect(fresh.keepingRefreshToken(Secret("rt-1")).refreshToken == Secret("rt-1"))
+        #expect(fresh.keepingRefreshToken(Secret("rt-1")).accessToken == Secret("at-2"))
+        #expect(tokens(lifetime: 60, refresh: "rt-2").keepingRefreshToken(Secret("rt-1")).refreshToken == Secret("rt-2"))
 
         var forever = self.machine(lifetime: nil)
         #expect(forever.nextRefreshAt == nil)

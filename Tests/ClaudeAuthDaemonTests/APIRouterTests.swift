@@ -14,13 +14,16 @@ struct APIRouterTests {
     let state = "/tmp/ca-router-" + UUID().uuidString.prefix(8)
 
     func router(_ configuration: Configuration, environment: [String: String] = ["KEY": "sk-test"]) -> APIRouter {
+        let tokenEndpoint = TokenEndpointClient(http: .shared)
+        let sessions = OAuthSessions(
+            store: CredentialStore(stateDirectory: state), environment: environment,
+            dependencies: .init(refresh: tokenEndpoint.refresh), logger: Logger(label: "test"), changed: {})
         let credentials = CredentialService(
             configuration: configuration, configPath: state + "/config.toml", environment: environment,
-            stateDirectory: state, logger: Logger(label: "test"))
-        let tokenEndpoint = TokenEndpointClient(http: .shared)
+            stateDirectory: state, sessions: sessions, logger: Logger(label: "test"))
         let logins = LoginManager(tokenEndpoint: tokenEndpoint, limits: ServerLimits(), logger: Logger(label: "test")) {
             profile, settings, tokens throws(ServiceError) in
-            try credentials.install(tokens, profile: profile, settings: settings)
+            try sessions.install(tokens, profile: profile, settings: settings)
         }
         return APIRouter(credentials: credentials, logins: logins, tokenEndpoint: tokenEndpoint, reload: credentials.reload)
     }

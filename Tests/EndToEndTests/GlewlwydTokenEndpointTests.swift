@@ -33,7 +33,7 @@ struct GlewlwydTokenEndpointTests {
         let code = try #require(parameters["code"])
 
         let http = HTTPClient(configuration: .init(redirectConfiguration: .disallow))
-        let client = TokenEndpointClient(http: http, timeout: .seconds(10))
+        let client = TokenEndpointClient(http: http)
         let issued = await client.exchange(
             code: code, verifier: secrets.verifier, redirectURI: redirectURI, state: secrets.state, settings: settings, secret: nil)
         let refreshed = try await client.refresh(try #require(try issued.get().refreshToken), settings: settings, secret: nil).get()

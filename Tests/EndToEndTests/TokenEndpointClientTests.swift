@@ -14,13 +14,12 @@ struct TokenEndpointClientTests {
 
     func withEndpoint(
         _ answer: @escaping @Sendable (FaultyTokenEndpoint.Received) -> FaultyTokenEndpoint.Answer,
-        timeout: TimeAmount = .seconds(5),
         _ body: (TokenEndpointClient, FaultyTokenEndpoint) async throws -> Void
     ) async throws {
         let endpoint = try await FaultyTokenEndpoint(answer: answer)
         let http = HTTPClient(configuration: .init(redirectConfiguration: .disallow))
         do {
-            try await body(TokenEndpointClient(http: http, timeout: timeout), endpoint)
+            try await body(TokenEndpointClient(http: http), endpoint)
         } catch {
             await endpoint.stop()
             try await http.shutdown()
@@ -83,8 +82,10 @@ struct TokenEndpointClientTests {
 
     @Test("an endpoint that never answers times out as a transient failure")
     func hanging() async throws {
-        try await withEndpoint({ _ in .hang }, timeout: .milliseconds(300)) { client, endpoint in
-            let result = await client.refresh(Secret("rt"), settings: settings(endpoint), secret: nil)
+        try await withEndpoint({ _ in .hang }) { client, endpoint in
+            var settings = settings(endpoint)
+            settings.tokenTimeout = 1
+            let result = await client.refresh(Secret("rt"), settings: settings, secret: nil)
             guard case .failure(let failure) = result else {
                 Issue.record("a hanging endpoint gave tokens")
                 return
@@ -130,8 +131,9 @@ struct TokenEndpointClientTests {
     func refused() async throws {
         let http = HTTPClient(configuration: .init(redirectConfiguration: .disallow))
         // async-http-client retries a refused connection until the deadline: keep it short.
-        let client = TokenEndpointClient(http: http, timeout: .milliseconds(500))
-        let settings = OAuthSettings(clientID: "c", authorizeURL: "http://127.0.0.1:1/a", tokenURL: "http://127.0.0.1:1/token?secret=x")
+        let client = TokenEndpointClient(http: http)
+        let settings = OAuthSettings(
+            clientID: "c", authorizeURL: "http://127.0.0.1:1/a", tokenURL: "http://127.0.0.1:1/token?secret=x", tokenTimeout: 1)
         let result = await client.refresh(Secret("rt"), settings: settings, secret: nil)
         try await http.shutdown()
         guard case .failure(let failure) = result else {

@@ -14,4 +14,7 @@ typedef struct {
     gid_t gid;
 } cprocess_peer_credentials;
 
+/// timerfd (wall-clock refresh deadlines), which Swift's Glibc module does not export.
+#include <sys/timerfd.h>
+
 #endif

@@ -62,6 +62,18 @@ private struct Validator {
                 profiles[name] = try profile(named: name, from: self.table(table[name]!, at: ["profiles", name]))
             }
         }
+        // Two profiles with one identity would hold one login twice and race each other's refreshes.
+        var identities: [CredentialIdentity: String] = [:]
+        for profile in profiles.values.sorted(by: { $0.name < $1.name }) {
+            guard case .oauth(let settings) = profile.credential else { continue }
+            if let other = identities[settings.identity] {
+                throw error(
+                    at: ["profiles", profile.name],
+                    "profiles \"\(other)\" and \"\(profile.name)\" have the same token_url, client_id and scopes, so they "
+                        + "would share one login: keep one of them")
+            }
+            identities[settings.identity] = profile.name
+        }
         var configuration = Configuration(profiles: profiles)
         if let value = root["default_profile"] {
             let name = try string(value, at: ["default_profile"])
@@ -102,6 +114,7 @@ private struct Validator {
     static let oauthKeys: Set<String> = [
         "kind", "client_id", "authorize_url", "token_url", "revocation_url", "scopes", "redirect_port", "token_request",
         "client_auth", "headers", "authorize_params", "client_secret_file", "ca_file", "login_timeout",
+        "min_validity", "token_timeout",
     ]
 
     private func oauthSettings(in table: TOMLTable, at path: [String]) throws(ConfigurationError) -> OAuthSettings {
@@ -144,6 +157,18 @@ private struct Validator {
                 throw error(at: path + ["login_timeout"], "login_timeout must be a number of seconds from 1 to 3600")
             }
             settings.loginTimeout = seconds
+        }
+        if let value = table["min_validity"] {
+            guard let seconds = value.int, (0...86400).contains(seconds) else {
+                throw error(at: path + ["min_validity"], "min_validity must be a number of seconds from 0 to 86400")
+            }
+            settings.minimumValidity = seconds
+        }
+        if let value = table["token_timeout"] {
+            guard let seconds = value.int, (1...300).contains(seconds) else {
+                throw error(at: path + ["token_timeout"], "token_timeout must be a number of seconds from 1 to 300")
+            }
+            settings.tokenTimeout = seconds
         }
         if let name = try optional("token_request") {
             guard let encoding = OAuthSettings.TokenRequestEncoding(rawValue: name) else {

@@ -48,8 +48,13 @@ public struct OAuthSettings: Sendable, Equatable {
     public var authorizeParameters: [HeaderField]
     /// How long a login may stay pending, in seconds.
     public var loginTimeout: Int
+    /// The validity, in seconds, a served access token keeps at least; a request finding less refreshes first.
+    public var minimumValidity: Int
+    /// How long one call to the token endpoint may take, in seconds.
+    public var tokenTimeout: Int
 
-    /// Creates settings with the seed's defaults: port 8089, path `/callback`, form requests, 5-minute logins.
+    /// Creates settings with the seed's defaults: port 8089, path `/callback`, form requests, 5-minute logins,
+    /// a minute's minimum validity and 15 s per token request.
     public init(
         clientID: String,
         authorizeURL: String,
@@ -65,7 +70,9 @@ public struct OAuthSettings: Sendable, Equatable {
         clientSecret: Secret? = nil,
         caFile: String? = nil,
         authorizeParameters: [HeaderField] = [],
-        loginTimeout: Int = 300
+        loginTimeout: Int = 300,
+        minimumValidity: Int = 60,
+        tokenTimeout: Int = 15
     ) {
         self.clientID = clientID
         self.authorizeURL = authorizeURL
@@ -82,12 +89,19 @@ public struct OAuthSettings: Sendable, Equatable {
         self.caFile = caFile
         self.authorizeParameters = authorizeParameters
         self.loginTimeout = loginTimeout
+        self.minimumValidity = minimumValidity
+        self.tokenTimeout = tokenTimeout
     }
 
     /// The identity its tokens are stored under: token URL, client and scopes (DESIGN §5).
     public var identity: CredentialIdentity {
         CredentialIdentity(
             canonical: "oauth\ntoken_url=\(tokenURL)\nclient_id=\(clientID)\nscopes=\(scopes.sorted().joined(separator: " "))")
+    }
+
+    /// The refresh timing for this profile.
+    public var refreshPolicy: RefreshPolicy {
+        RefreshPolicy(minimumValidity: Double(minimumValidity))
     }
 
     /// The redirect URI for a listener on `port`.

@@ -35,6 +35,15 @@ public struct TokenSet: Sendable, Equatable, Codable {
     }
 }
 
+extension TokenSet {
+    /// These tokens from a refresh, keeping `previous` when the server sent no new refresh token (RFC 6749 §6).
+    public func keepingRefreshToken(_ previous: Secret) -> TokenSet {
+        var tokens = self
+        if tokens.refreshToken == nil { tokens.refreshToken = previous }
+        return tokens
+    }
+}
+
 /// Why a token endpoint call did not yield tokens.
 public struct TokenEndpointFailure: Error, Sendable, Equatable, CustomStringConvertible {
     /// Whether trying again can help.

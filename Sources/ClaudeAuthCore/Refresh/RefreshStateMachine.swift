@@ -57,7 +57,7 @@ public struct RefreshStateMachine: Sendable, Equatable {
     }
 
     /// The timing rules.
-    public let policy: RefreshPolicy
+    public var policy: RefreshPolicy
     /// Where the profile stands.
     public private(set) var phase: Phase = .loggedOut
     /// When the next refresh or retry is due; nil when none is planned.
@@ -142,14 +142,7 @@ public struct RefreshStateMachine: Sendable, Equatable {
         return refreshToken
     }
 
-    /// The tokens to store after a successful refresh: `fresh`, keeping the old refresh token when none came.
-    public func merging(_ fresh: TokenSet) -> TokenSet {
-        var merged = fresh
-        if merged.refreshToken == nil { merged.refreshToken = tokens?.refreshToken }
-        return merged
-    }
-
-    /// Records a successful refresh, once `tokens` (from ``merging(_:)``) are stored.
+    /// Records a successful refresh, once `tokens` are stored.
     public mutating func refreshSucceeded(_ tokens: TokenSet, now: Date, jitter: Double) {
         isRefreshing = false
         lastAttempt = Attempt(at: now, succeeded: true)

@@ -32,21 +32,28 @@ public struct StoredCredential: Sendable, Equatable, Codable {
     public var apiKey: Secret?
     /// The tokens, for `oauth` profiles.
     public var tokens: TokenSet?
+    /// Why the grant is dead, for an `oauth` profile that needs a new login; kept so a restart does not retry it.
+    public var loginRequired: String?
     /// When it was written.
     public var storedAt: Date
 
     enum CodingKeys: String, CodingKey {
         case version, identity, profile, tokens
         case apiKey = "api_key"
+        case loginRequired = "login_required"
         case storedAt = "stored_at"
     }
 
     /// Creates a stored credential.
-    public init(identity: CredentialIdentity, profile: String, apiKey: Secret? = nil, tokens: TokenSet? = nil, storedAt: Date) {
+    public init(
+        identity: CredentialIdentity, profile: String, apiKey: Secret? = nil, tokens: TokenSet? = nil, loginRequired: String? = nil,
+        storedAt: Date
+    ) {
         self.identity = identity
         self.profile = profile
         self.apiKey = apiKey
         self.tokens = tokens
+        self.loginRequired = loginRequired
         self.storedAt = storedAt
     }
 }

@@ -27,8 +27,6 @@ final class CredentialService: Sendable {
         var lastReloadError: String?
         /// Keys loaded successfully; a failed load is retried on the next request.
         var keys: [String: Secret] = [:]
-        /// OAuth tokens in memory, by profile.
-        var tokens: [String: TokenSet] = [:]
     }
 
     private let state: Mutex<State>
@@ -36,19 +34,25 @@ final class CredentialService: Sendable {
     private let configLoader: ConfigurationLoader
     private let keyLoader: APIKeyLoader
     private let logger: Logger
-    private let environment: [String: String]
+    /// The `oauth` profiles' tokens and refreshes.
+    let sessions: OAuthSessions
 
-    init(configuration: Configuration, configPath: String, environment: [String: String], stateDirectory: String, logger: Logger) {
-        self.environment = environment
+    init(
+        configuration: Configuration, configPath: String, environment: [String: String], stateDirectory: String,
+        sessions: OAuthSessions, logger: Logger
+    ) {
         self.state = Mutex(State(configuration: configuration, loadedAt: Date()))
         self.configPath = configPath
         self.configLoader = ConfigurationLoader(environment: environment)
         self.keyLoader = APIKeyLoader(environment: environment, store: CredentialStore(stateDirectory: stateDirectory))
+        self.sessions = sessions
         self.logger = logger
+        sessions.configure(configuration.sortedProfiles)
     }
 
-    /// The credential of `name`, or of the default profile when nil.
-    func credential(for name: String?) throws(ServiceError) -> ServedCredential {
+    /// The credential of `name`, or of the default profile when nil; an `oauth` token about to expire is
+    /// refreshed first.
+    func credential(for name: String?) async throws(ServiceError) -> ServedCredential {
         let profile = try profile(named: name)
         switch profile.credential {
         case .apiKey(let source):
@@ -68,12 +72,8 @@ final class CredentialService: Sendable {
                 secret: key,
                 expiresAt: nil
             )
-        case .oauth(let settings):
-            let tokens: TokenSet
-            switch loadTokens(of: profile, settings) {
-            case .success(let loaded): tokens = loaded
-            case .failure(let problem): throw ServiceError(problem, profile: profile.name)
-            }
+        case .oauth:
+            let tokens = try await sessions.tokens(for: profile.name)
             return ServedCredential(
                 profile: profile.name,
                 kind: .oauth,
@@ -84,82 +84,13 @@ final class CredentialService: Sendable {
         }
     }
 
-    /// The settings of an `oauth` profile, for a login or a logout.
+    /// The settings of an `oauth` profile, for a login, a refresh or a logout.
     func oauthSettings(for name: String?) throws(ServiceError) -> (profile: String, settings: OAuthSettings, clientSecret: Secret?) {
         let profile = try profile(named: name)
         guard case .oauth(let settings) = profile.credential else {
             throw ServiceError(code: .invalidRequest, message: "profile \"\(profile.name)\" is an api-key profile: it needs no login", profile: profile.name)
         }
-        return (profile.name, settings, try clientSecret(of: settings, profile: profile.name))
-    }
-
-    /// Stores a login's tokens durably, then serves them.
-    func install(_ tokens: TokenSet, profile: String, settings: OAuthSettings) throws(ServiceError) {
-        let credential = StoredCredential(identity: settings.identity, profile: profile, tokens: tokens, storedAt: Date())
-        do {
-            try keyLoader.store.save(credential)
-        } catch {
-            logger.error("cannot store tokens", metadata: ["profile": "\(profile)", "error": "\(error)"])
-            throw ServiceError(code: .internalError, message: "cannot store the tokens: \(error)", profile: profile)
-        }
-        state.withLock { $0.tokens[profile] = tokens }
-    }
-
-    /// Forgets a profile's tokens in memory and on disk; returns what was held, for revocation.
-    func forget(profile: String, settings: OAuthSettings) throws(ServiceError) -> TokenSet? {
-        let held = try? heldTokens(profile: profile, settings).get()
-        state.withLock { _ = $0.tokens.removeValue(forKey: profile) }
-        do {
-            try keyLoader.store.delete(settings.identity)
-        } catch {
-            throw ServiceError(code: .internalError, message: "cannot delete the stored tokens: \(error)", profile: profile)
-        }
-        logger.info("logged out", metadata: ["profile": "\(profile)", "event": "logout"])
-        return held
-    }
-
-    /// The tokens held for a profile, expired or not: from memory, else from the store.
-    private func heldTokens(profile: String, _ settings: OAuthSettings) -> Result<TokenSet?, CredentialProblem> {
-        if let tokens = state.withLock({ $0.tokens[profile] }) { return .success(tokens) }
-        do {
-            let tokens = try keyLoader.store.load(settings.identity)?.tokens
-            if let tokens { state.withLock { $0.tokens[profile] = tokens } }
-            return .success(tokens)
-        } catch {
-            return .failure(CredentialProblem(state: .error, code: .loginRequired, message: "\(error)"))
-        }
-    }
-
-    /// The tokens to serve: held and not expired; an expired token needs a new login until refresh lands.
-    private func loadTokens(of profile: Profile, _ settings: OAuthSettings) -> Result<TokenSet, CredentialProblem> {
-        let loginRequired = { (why: String) in
-            CredentialProblem(state: .loginRequired, code: .loginRequired, message: "\(why): run `claude-auth login --profile \(profile.name)`")
-        }
-        return heldTokens(profile: profile.name, settings).flatMap { tokens in
-            guard let tokens else { return .failure(loginRequired("profile \"\(profile.name)\" is not logged in")) }
-            if let expiry = tokens.expiresAt, expiry <= Date() {
-                return .failure(loginRequired("the access token of profile \"\(profile.name)\" has expired"))
-            }
-            return .success(tokens)
-        }
-    }
-
-    /// The client secret: from `CLAUDE_OAUTH_CLIENT_SECRET`, else `client_secret_file` (relative to
-    /// `$CREDENTIALS_DIRECTORY` under systemd's `LoadCredential=`), else none (a public client).
-    private func clientSecret(of settings: OAuthSettings, profile: String) throws(ServiceError) -> Secret? {
-        if let secret = settings.clientSecret { return secret }
-        guard var path = settings.clientSecretFile else { return nil }
-        if !path.hasPrefix("/"), let directory = environment["CREDENTIALS_DIRECTORY"] { path = directory + "/" + path }
-        let bytes: [UInt8]?
-        do {
-            bytes = try FileIO.readPrivate(path, limit: 16 * 1024)
-        } catch {
-            throw ServiceError(code: .invalidConfig, message: "\(error)", profile: profile)
-        }
-        guard let bytes, let secret = APIKeyLoader.normalize(String(decoding: bytes, as: UTF8.self)) else {
-            throw ServiceError(code: .invalidConfig, message: "client_secret_file \(path) is missing or empty", profile: profile)
-        }
-        return Secret(secret)
+        return (profile.name, settings, try sessions.clientSecret(of: settings, profile: profile.name))
     }
 
     /// Stores an API key for an `api-key` profile whose key is not taken from the environment or a file.
@@ -204,6 +135,7 @@ final class CredentialService: Sendable {
             state.withLock { state in
                 state = State(configuration: configuration, loadedAt: Date())
             }
+            sessions.configure(configuration.sortedProfiles)
             logger.info("configuration reloaded", metadata: ["event": "reload", "profiles": "\(configuration.profiles.count)"])
         } catch {
             state.withLock { $0.lastReloadError = error.description }
@@ -216,20 +148,19 @@ final class CredentialService: Sendable {
     func status() -> StatusResponse {
         let snapshot = state.withLock { $0 }
         let profiles = snapshot.configuration.sortedProfiles.map { profile in
-            let source: String
-            let credential: Result<Secret, CredentialProblem>
+            let isDefault = profile.name == snapshot.configuration.defaultProfile
             switch profile.credential {
             case .apiKey(let keySource):
-                source = keySource.summary
-                credential = loadKey(of: profile, from: keySource)
+                let credential = loadKey(of: profile, from: keySource)
+                return StatusResponse.Profile(
+                    name: profile.name, kind: profile.kind, isDefault: isDefault, state: credential.problem?.state ?? .ready,
+                    source: keySource.summary, fingerprint: try? credential.get().fingerprint, message: credential.problem?.message)
             case .oauth(let settings):
-                source = "oauth:\(settings.clientID)"
-                credential = loadTokens(of: profile, settings).map(\.accessToken)
+                let session = sessions.status(of: profile.name)
+                return StatusResponse.Profile(
+                    name: profile.name, kind: profile.kind, isDefault: isDefault, state: session.state, source: "oauth:\(settings.clientID)",
+                    fingerprint: session.fingerprint, message: session.message, refresh: session.refresh)
             }
-            return StatusResponse.Profile(
-                name: profile.name, kind: profile.kind, isDefault: profile.name == snapshot.configuration.defaultProfile,
-                state: credential.problem?.state ?? .ready, source: source,
-                fingerprint: try? credential.get().fingerprint, message: credential.problem?.message)
         }
         return StatusResponse(
             version: claudeAuthVersion,

@@ -88,20 +88,36 @@ public struct Daemon: Sendable {
             logger.critical("cannot serve the socket", metadata: ["error": "\(error)"])
             return .unavailable
         }
-        let credentials = CredentialService(
-            configuration: configuration,
-            configPath: configPath,
-            environment: options.environment,
-            stateDirectory: DefaultPaths.stateDirectory(environment: options.environment),
-            logger: logger
-        )
-        let notifier = ServiceNotifier()
-        let limits = ServerLimits(requestTimeout: .init(options.requestTimeout))
         // Token requests never follow redirects: a redirected POST could carry secrets elsewhere.
         let http = HTTPClient(configuration: .init(redirectConfiguration: .disallow))
         let tokenEndpoint = TokenEndpointClient(http: http)
+        let (wakeups, wake) = RefreshScheduler.makeWakeups()
+        let timer: WallClockTimer
+        do {
+            timer = try WallClockTimer(fired: wake)
+        } catch {
+            logger.critical("cannot schedule refreshes", metadata: ["error": "\(error)"])
+            try? await http.shutdown()
+            return .unavailable
+        }
+        switch SleepWatcher.start(resumed: {
+            logger.info("resumed from suspend: checking refresh deadlines", metadata: ["event": "resume"])
+            wake()
+        }) {
+        case .success: break
+        case .failure(let error): logger.debug("no system bus: resume signals not watched", metadata: ["error": "\(error)"])
+        }
+        let stateDirectory = DefaultPaths.stateDirectory(environment: options.environment)
+        let sessions = OAuthSessions(
+            store: CredentialStore(stateDirectory: stateDirectory), environment: options.environment,
+            dependencies: .init(refresh: tokenEndpoint.refresh), logger: logger, changed: wake)
+        let credentials = CredentialService(
+            configuration: configuration, configPath: configPath, environment: options.environment,
+            stateDirectory: stateDirectory, sessions: sessions, logger: logger)
+        let notifier = ServiceNotifier()
+        let limits = ServerLimits(requestTimeout: .init(options.requestTimeout))
         let logins = LoginManager(tokenEndpoint: tokenEndpoint, limits: limits, logger: logger) { profile, settings, tokens throws(ServiceError) in
-            try credentials.install(tokens, profile: profile, settings: settings)
+            try sessions.install(tokens, profile: profile, settings: settings)
         }
         let server = SocketServer(
             endpoint: endpoint,
@@ -116,6 +132,7 @@ public struct Daemon: Sendable {
                 services: [
                     .init(service: server, successTerminationBehavior: .gracefullyShutdownGroup),
                     .init(service: ConfigReloader(credentials: credentials, notifier: notifier)),
+                    .init(service: RefreshScheduler(sessions: sessions, wakeups: wakeups, arm: { timer.arm(at: $0) })),
                 ],
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger

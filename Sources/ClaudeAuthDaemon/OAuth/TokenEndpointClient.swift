@@ -16,8 +16,6 @@ import NIOSSL
 struct TokenEndpointClient: Sendable {
     /// The HTTP client; it must not follow redirects.
     let http: HTTPClient
-    /// Time allowed for one call, connection included.
-    var timeout: TimeAmount = .seconds(15)
 
     /// Exchanges an authorization code for tokens.
     func exchange(code: String, verifier: Secret, redirectURI: String, state: Secret, settings: OAuthSettings, secret: Secret?) async
@@ -96,7 +94,7 @@ struct TokenEndpointClient: Sendable {
             request.tlsConfiguration = tls
         }
         do {
-            let response = try await http.execute(request, timeout: timeout)
+            let response = try await http.execute(request, timeout: .seconds(Int64(settings.tokenTimeout)))
             let body = try await response.body.collect(upTo: TokenResponseParser.maximumBodySize)
             return .success(Answer(status: Int(response.status.code), body: Array(buffer: body), retryAfter: response.headers.first(name: "retry-after")))
         } catch is NIOTooManyBytesError {

@@ -33,7 +33,7 @@ struct APIRouter: Sendable {
         case (.GET, "/v1/health"):
             return .json(HealthResponse(version: claudeAuthVersion))
         case (.GET, "/v1/headers"):
-            let credential = try credentials.credential(for: profile)
+            let credential = try await credentials.credential(for: profile)
             return .json(
                 HeadersResponse(
                     profile: credential.profile,
@@ -43,10 +43,10 @@ struct APIRouter: Sendable {
                     fingerprint: credential.secret.fingerprint
                 ))
         case (.GET, "/v1/header"):
-            let credential = try credentials.credential(for: profile)
+            let credential = try await credentials.credential(for: profile)
             return .text(credential.headers.map { "\($0.name): \($0.value)\n" }.joined())
         case (.GET, "/v1/token"):
-            return .text(try credentials.credential(for: profile).secret.unredacted + "\n")
+            return .text(try await credentials.credential(for: profile).secret.unredacted + "\n")
         case (.GET, "/v1/status"):
             return .json(credentials.status())
         case (.PUT, "/v1/key"):
@@ -76,7 +76,7 @@ struct APIRouter: Sendable {
             return .json(Self.status(try await logins.submit(String(id), input: body.code)))
         case (.POST, "/v1/logout"):
             let oauth = try credentials.oauthSettings(for: profile)
-            let held = try credentials.forget(profile: oauth.profile, settings: oauth.settings)
+            let held = try credentials.sessions.forget(profile: oauth.profile, settings: oauth.settings)
             var revocationError: String?
             var revoked = false
             // The refresh token outlives the access token: revoke it when there is one, even after the access token expired.
@@ -89,13 +89,29 @@ struct APIRouter: Sendable {
             }
             return .json(LogoutResponse(profile: oauth.profile, revoked: revoked, revocationError: revocationError))
         case (.POST, "/v1/refresh"):
-            throw .invalidRequest("refreshing on demand comes with the refresh engine; log in again with `claude-auth login`")
+            return .json(try await refresh(request, profile: profile))
         case (_, "/v1/health"), (_, "/v1/headers"), (_, "/v1/header"), (_, "/v1/token"), (_, "/v1/status"), (_, "/v1/key"),
             (_, "/v1/reload"), (_, "/v1/login"), (_, "/v1/refresh"), (_, "/v1/logout"), (_, "/v1/login/"):
             throw .invalidRequest("\(request.method) is not allowed on \(request.path)")
         default:
             throw ServiceError(code: .notFound, message: "no such endpoint: \(request.path); see GET /v1/health")
         }
+    }
+
+    /// `POST /v1/refresh[?if_fingerprint=F]`: refreshes now, or only while the token served is still F (a client
+    /// saw it rejected); the fingerprint may also come in the body, or the rejected token itself as `if_token`.
+    private func refresh(_ request: APIRequest, profile: String?) async throws(ServiceError) -> RefreshResponse {
+        let body: RefreshRequest = try decode(request.body, orEmpty: RefreshRequest())
+        let oauth = try credentials.oauthSettings(for: profile)
+        let condition = request.query["if_fingerprint"] ?? body.ifFingerprint ?? body.ifToken.map { Secret($0).fingerprint }
+        let before = credentials.sessions.fingerprint(of: oauth.profile)
+        let outcome = await credentials.sessions.refresh(oauth.profile, trigger: .onDemand, ifFingerprint: condition)
+        if outcome != .alreadyReplaced, credentials.sessions.fingerprint(of: oauth.profile) == before {
+            throw credentials.sessions.whyNotRefreshed(oauth.profile)
+        }
+        let served = try await credentials.credential(for: oauth.profile)
+        return RefreshResponse(
+            profile: oauth.profile, refreshed: outcome != .alreadyReplaced, fingerprint: served.secret.fingerprint, expiresAt: served.expiresAt)
     }
 
     private func decode<T: Decodable>(_ body: [UInt8], orEmpty empty: T?) throws(ServiceError) -> T {
