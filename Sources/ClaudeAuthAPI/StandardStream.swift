@@ -19,6 +19,19 @@ public enum StandardStream {
         write(Array(text.utf8), to: STDERR_FILENO)
     }
 
+    /// Reads standard input to its end; nil when it holds more than `limit` bytes.
+    public static func readAll(limit: Int) -> [UInt8]? {
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let count = chunk.withUnsafeMutableBytes { read(STDIN_FILENO, $0.baseAddress, $0.count) }
+            if count < 0, errno == EINTR { continue }
+            if count <= 0 { return bytes }
+            bytes += chunk[..<count]
+            if bytes.count > limit { return nil }
+        }
+    }
+
     private static func write(_ bytes: [UInt8], to fd: Int32) {
         var offset = 0
         while offset < bytes.count {

@@ -56,6 +56,12 @@ public struct DaemonClient: Sendable {
         try decode(ok(http.send("POST", "/v1/login/\(id)/code", body: try json(LoginCodeRequest(code: code)), contentType: "application/json")))
     }
 
+    /// `POST /v1/refresh`: refreshes now, or only while the token is still the one named.
+    public func refresh(profile: String?, condition: RefreshRequest) throws(ClientError) -> (json: [UInt8], answer: RefreshResponse) {
+        let body = try ok(http.send("POST", "/v1/refresh" + query(profile), body: try json(condition), contentType: "application/json"))
+        return (body, try decode(body))
+    }
+
     /// `POST /v1/logout`.
     public func logout(profile: String?) throws(ClientError) -> LogoutResponse {
         try decode(ok(http.send("POST", "/v1/logout" + query(profile))))

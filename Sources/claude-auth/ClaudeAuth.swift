@@ -20,7 +20,7 @@ struct ClaudeAuth: ParsableCommand {
             """,
         version: claudeAuthVersion,
         subcommands: [
-            HeaderCommand.self, TokenCommand.self, LoginCommand.self, LogoutCommand.self, StatusCommand.self, SetKeyCommand.self,
+            HeaderCommand.self, TokenCommand.self, LoginCommand.self, LogoutCommand.self, RefreshCommand.self, StatusCommand.self, SetKeyCommand.self,
             DoctorCommand.self,
         ]
     )

@@ -27,14 +27,8 @@ struct SetKeyCommand: ParsableCommand {
     }
 
     private func readStandardInput() throws(ClientError) -> [UInt8] {
-        var bytes: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 4096)
-        while true {
-            let count = chunk.withUnsafeMutableBytes { read(STDIN_FILENO, $0.baseAddress, $0.count) }
-            if count < 0, errno == EINTR { continue }
-            if count <= 0 { break }
-            bytes += chunk[..<count]
-            guard bytes.count <= Self.maximumKeySize else { throw .usage("the key on stdin is longer than \(Self.maximumKeySize) bytes") }
+        guard let bytes = StandardStream.readAll(limit: Self.maximumKeySize) else {
+            throw .usage("the key on stdin is longer than \(Self.maximumKeySize) bytes")
         }
         return bytes
     }

@@ -25,21 +25,24 @@ struct RefreshStateMachineTests {
     @Test("lifetimes from 1 s to 30 days: refreshed 70–80 % in, and always served with the required validity until then",
           arguments: [1.0, 60.0, 8 * 3600.0, 30 * 86400.0] as [TimeInterval])
     func lifetimes(lifetime: TimeInterval) throws {
+        // Counted from the usable lifetime: whole-second expiry means up to a second less (a quarter at most).
+        let usable = lifetime - min(1, lifetime / 4)
+        #expect(policy.usableUntil(issuedAt: start, expiresAt: start.addingTimeInterval(lifetime)) == start.addingTimeInterval(usable))
         for jitter in [0.0, 0.5, 0.999] {
             let machine = machine(lifetime: lifetime, jitter: jitter)
             let refreshAt = try #require(machine.nextRefreshAt)
-            let fraction = refreshAt.timeIntervalSince(start) / lifetime
-            #expect(fraction >= 0.70 - 1e-9 && fraction < 0.80, "lifetime \(lifetime) s, jitter \(jitter): refresh at \(fraction)")
+            let fraction = refreshAt.timeIntervalSince(start) / usable
+            #expect(fraction >= 0.70 - 1e-6 && fraction < 0.80 + 1e-6, "lifetime \(lifetime) s, jitter \(jitter): refresh at \(fraction)")
             // Just before the refresh time the token is served as it is: no client ever triggers a refresh first.
             let justBefore = refreshAt.addingTimeInterval(-0.001)
             #expect(!machine.isDue(now: justBefore))
             #expect(machine.decide(now: justBefore) == .serve(tokens(lifetime: lifetime)))
             #expect(machine.isDue(now: refreshAt))
             // What remains at the refresh time is more than the validity a served token must keep.
-            #expect(lifetime - refreshAt.timeIntervalSince(start) > policy.requiredValidity(lifetime: lifetime))
+            #expect(usable - refreshAt.timeIntervalSince(start) > policy.requiredValidity(lifetime: usable))
         }
         // Past the required validity, a request refreshes first.
-        let late = start.addingTimeInterval(lifetime - policy.requiredValidity(lifetime: lifetime) / 2)
+        let late = start.addingTimeInterval(usable - policy.requiredValidity(lifetime: usable) / 2)
         #expect(machine(lifetime: lifetime).decide(now: late) == .refresh)
     }
 
@@ -58,12 +61,12 @@ struct RefreshStateMachineTests {
         var seen = Set<Int>()
         for step in 0..<100 {
             let at = policy.refreshTime(issuedAt: issued, expiresAt: expires, jitter: Double(step) / 100).timeIntervalSince(issued)
-            #expect(at >= 700 && at < 800)
+            #expect(at >= 0.7 * 999 - 1e-6 && at < 0.8 * 999)
             seen.insert(Int(at))
         }
         #expect(seen.count == 100)
         // Out-of-range jitter is clamped, and a zero lifetime still waits the minimum interval.
-        #expect(policy.refreshTime(issuedAt: issued, expiresAt: expires, jitter: 7).timeIntervalSince(issued) == 800)
+        #expect(abs(policy.refreshTime(issuedAt: issued, expiresAt: expires, jitter: 7).timeIntervalSince(issued) - 0.8 * 999) < 1e-6)
         #expect(policy.refreshTime(issuedAt: issued, expiresAt: issued, jitter: 0.5).timeIntervalSince(issued) == 0.5)
     }
 
@@ -116,7 +119,7 @@ struct RefreshStateMachineTests {
         machine.refreshSucceeded(fresh, now: nextTry, jitter: 0)
         #expect(machine.consecutiveFailures == 0)
         #expect(machine.lastAttempt?.succeeded == true)
-        #expect(machine.nextRefreshAt == nextTry.addingTimeInterval(70))
+        #expect(machine.nextRefreshAt == nextTry.addingTimeInterval(0.7 * 99))
         #expect(machine.decide(now: nextTry) == .serve(fresh))
     }
 
@@ -225,7 +228,7 @@ struct RefreshStateMachineTests {
         var machine = RefreshStateMachine(policy: policy)
         machine.install(tokens(lifetime: 60, refresh: nil), jitter: 0)
         #expect(machine.nextRefreshAt == nil)
-        #expect(machine.decide(now: start.addingTimeInterval(59)) == .serve(tokens(lifetime: 60, refresh: nil)))
+        #expect(machine.decide(now: start.addingTimeInterval(58)) == .serve(tokens(lifetime: 60, refresh: nil)))
         guard case .fail(.loginRequired) = machine.decide(now: start.addingTimeInterval(61)) else {
             Issue.record("expected login required")
             return

@@ -134,7 +134,7 @@ struct OAuthSessionsTests {
         let sessions = sessions()
         try sessions.install(tokens(1), profile: "work", settings: settings)
         let outage = TokenEndpointFailure(kind: .transient, message: "the token endpoint answered 503")
-        advance(95)  // below the minimum validity (15 s of a 100 s lifetime): refresh first, fall back to the old token
+        advance(95)  // below the minimum validity (15 % of a 99 s usable lifetime): refresh first, fall back to the old token
         async let failed: Void = endpoint.answerNext(.failure(outage))
         #expect(try await sessions.tokens(for: "work").accessToken == Secret("at-1"))
         await failed
@@ -223,7 +223,7 @@ struct OAuthSessionsTests {
 
         let issued = now
         try sessions.install(tokens(1), profile: "work", settings: settings)
-        #expect(await deadlines.next() == issued.addingTimeInterval(75))
+        #expect(await deadlines.next() == issued.addingTimeInterval(0.75 * 99))
 
         // Suspended for an hour: the timer is late, the resume wakes the scheduler, the refresh starts at once.
         advance(3600)
@@ -232,6 +232,6 @@ struct OAuthSessionsTests {
         #expect(endpoint.calls.withLock { $0 } == ["rt-1"])
         var next: Date?? = await deadlines.next()
         while next == .some(nil) { next = await deadlines.next() }  // armed while the refresh was in flight
-        #expect(next == .some(now.addingTimeInterval(75)))
+        #expect(next == .some(now.addingTimeInterval(0.75 * 99)))
     }
 }

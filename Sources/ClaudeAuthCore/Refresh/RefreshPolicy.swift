@@ -22,6 +22,9 @@ public struct RefreshPolicy: Sendable, Equatable {
     public var backoffCap: TimeInterval = 60
     /// The longest `Retry-After` honoured.
     public var retryAfterCap: TimeInterval = 3600
+    /// Taken off every lifetime (at most a quarter of it): `expires_in` counts whole seconds from the server's
+    /// clock, so a token may die up to a second before `received + expires_in`.
+    public var expiryAllowance: TimeInterval = 1
 
     /// Creates a policy; `minimumValidity` is the profile's `min_validity`.
     public init(minimumValidity: TimeInterval = 60) {
@@ -33,9 +36,15 @@ public struct RefreshPolicy: Sendable, Equatable {
         min(minimumValidity, max(0, lifetime) * validityShare)
     }
 
-    /// When to refresh tokens issued at `issuedAt` that expire at `expiresAt`: 70–80 % into the lifetime.
-    public func refreshTime(issuedAt: Date, expiresAt: Date, jitter: Double) -> Date {
+    /// The instant until which a token that expires at `expiresAt` is counted as valid.
+    public func usableUntil(issuedAt: Date, expiresAt: Date) -> Date {
         let lifetime = max(0, expiresAt.timeIntervalSince(issuedAt))
+        return expiresAt.addingTimeInterval(-min(expiryAllowance, lifetime / 4))
+    }
+
+    /// When to refresh tokens issued at `issuedAt` that expire at `expiresAt`: 70–80 % into the usable lifetime.
+    public func refreshTime(issuedAt: Date, expiresAt: Date, jitter: Double) -> Date {
+        let lifetime = max(0, usableUntil(issuedAt: issuedAt, expiresAt: expiresAt).timeIntervalSince(issuedAt))
         let fraction = refreshFraction + refreshSpread * clamp(jitter)
         return issuedAt.addingTimeInterval(max(minimumInterval, lifetime * fraction))
     }

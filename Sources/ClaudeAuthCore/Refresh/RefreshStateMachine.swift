@@ -109,8 +109,9 @@ public struct RefreshStateMachine: Sendable, Equatable {
             return .fail(.loginRequired(reason))
         case .active(let tokens):
             guard let expiresAt = tokens.expiresAt else { return .serve(tokens) }
-            let remaining = expiresAt.timeIntervalSince(now)
-            let lifetime = expiresAt.timeIntervalSince(tokens.issuedAt)
+            let usableUntil = policy.usableUntil(issuedAt: tokens.issuedAt, expiresAt: expiresAt)
+            let remaining = usableUntil.timeIntervalSince(now)
+            let lifetime = usableUntil.timeIntervalSince(tokens.issuedAt)
             // A clock set back before the issue time makes the remaining validity unknowable: refresh first.
             let trusted = now >= tokens.issuedAt
             if trusted && remaining >= policy.requiredValidity(lifetime: lifetime) { return .serve(tokens) }
