@@ -85,7 +85,8 @@ struct TokenEndpointClientTests {
         try await withEndpoint({ _ in .hang }) { client, endpoint in
             var settings = settings(endpoint)
             settings.tokenTimeout = 1
-            let result = await client.refresh(Secret("rt"), settings: settings, secret: nil)
+            let result = await client.exchange(
+                code: "c", verifier: Secret("v"), redirectURI: "http://localhost/cb", state: Secret("s"), settings: settings, secret: nil)
             guard case .failure(let failure) = result else {
                 Issue.record("a hanging endpoint gave tokens")
                 return
@@ -134,7 +135,8 @@ struct TokenEndpointClientTests {
         let client = TokenEndpointClient(http: http)
         let settings = OAuthSettings(
             clientID: "c", authorizeURL: "http://127.0.0.1:1/a", tokenURL: "http://127.0.0.1:1/token?secret=x", tokenTimeout: 1)
-        let result = await client.refresh(Secret("rt"), settings: settings, secret: nil)
+        let result = await client.exchange(
+            code: "c", verifier: Secret("v"), redirectURI: "http://localhost/cb", state: Secret("s"), settings: settings, secret: nil)
         try await http.shutdown()
         guard case .failure(let failure) = result else {
             Issue.record("a closed port gave tokens")

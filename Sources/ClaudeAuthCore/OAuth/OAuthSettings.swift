@@ -99,6 +99,13 @@ public struct OAuthSettings: Sendable, Equatable {
             canonical: "oauth\ntoken_url=\(tokenURL)\nclient_id=\(clientID)\nscopes=\(scopes.sorted().joined(separator: " "))")
     }
 
+    /// How long a refresh grant stays open for the server's answer, in seconds: far longer than a client waits
+    /// (``tokenTimeout``), because a request given up on may still be processed by a slow or stalled server,
+    /// which would rotate the refresh token away from the daemon.
+    public var refreshDeadline: Int {
+        tokenTimeout * 10
+    }
+
     /// The refresh timing for this profile.
     public var refreshPolicy: RefreshPolicy {
         RefreshPolicy(minimumValidity: Double(minimumValidity))

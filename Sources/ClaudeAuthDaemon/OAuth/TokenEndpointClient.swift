@@ -24,18 +24,21 @@ struct TokenEndpointClient: Sendable {
         await tokens([
             ("grant_type", "authorization_code"), ("code", code), ("redirect_uri", redirectURI),
             ("code_verifier", verifier.unredacted), ("state", state.unredacted),
-        ], settings: settings, secret: secret)
+        ], settings: settings, secret: secret, timeout: settings.tokenTimeout)
     }
 
-    /// Trades a refresh token for new tokens; `scope` is not sent, so the grant's scopes are kept.
+    /// Trades a refresh token for new tokens; `scope` is not sent, so the grant's scopes are kept. The request
+    /// stays open up to the profile's refresh deadline: see ``OAuthSettings/refreshDeadline``.
     func refresh(_ refreshToken: Secret, settings: OAuthSettings, secret: Secret?) async -> Result<TokenSet, TokenEndpointFailure> {
-        await tokens([("grant_type", "refresh_token"), ("refresh_token", refreshToken.unredacted)], settings: settings, secret: secret)
+        await tokens(
+            [("grant_type", "refresh_token"), ("refresh_token", refreshToken.unredacted)], settings: settings, secret: secret,
+            timeout: settings.refreshDeadline)
     }
 
     /// Revokes a token at the revocation endpoint (RFC 7009).
     func revoke(_ token: Secret, hint: String, settings: OAuthSettings, secret: Secret?) async -> Result<Void, TokenEndpointFailure> {
         guard let url = settings.revocationURL else { return .success(()) }
-        switch await post(url, [("token", token.unredacted), ("token_type_hint", hint)], settings: settings, secret: secret) {
+        switch await post(url, [("token", token.unredacted), ("token_type_hint", hint)], settings: settings, secret: secret, timeout: settings.tokenTimeout) {
         case .success(let answer) where (200..<300).contains(answer.status):
             return .success(())
         case .success(let answer):
@@ -45,8 +48,8 @@ struct TokenEndpointClient: Sendable {
         }
     }
 
-    private func tokens(_ fields: [(String, String)], settings: OAuthSettings, secret: Secret?) async -> Result<TokenSet, TokenEndpointFailure> {
-        switch await post(settings.tokenURL, fields, settings: settings, secret: secret) {
+    private func tokens(_ fields: [(String, String)], settings: OAuthSettings, secret: Secret?, timeout: Int) async -> Result<TokenSet, TokenEndpointFailure> {
+        switch await post(settings.tokenURL, fields, settings: settings, secret: secret, timeout: timeout) {
         case .success(let answer):
             return TokenResponseParser.parse(status: answer.status, body: answer.body, retryAfter: answer.retryAfter, receivedAt: Date())
         case .failure(let failure):
@@ -60,7 +63,8 @@ struct TokenEndpointClient: Sendable {
         var retryAfter: String?
     }
 
-    private func post(_ url: String, _ fields: [(String, String)], settings: OAuthSettings, secret: Secret?) async
+    /// POSTs the fields; `timeout` (seconds) bounds the whole call, connection attempts included.
+    private func post(_ url: String, _ fields: [(String, String)], settings: OAuthSettings, secret: Secret?, timeout: Int) async
         -> Result<Answer, TokenEndpointFailure>
     {
         var fields = fields + [("client_id", settings.clientID)]
@@ -94,7 +98,7 @@ struct TokenEndpointClient: Sendable {
             request.tlsConfiguration = tls
         }
         do {
-            let response = try await http.execute(request, timeout: .seconds(Int64(settings.tokenTimeout)))
+            let response = try await http.execute(request, timeout: .seconds(Int64(timeout)))
             let body = try await response.body.collect(upTo: TokenResponseParser.maximumBodySize)
             return .success(Answer(status: Int(response.status.code), body: Array(buffer: body), retryAfter: response.headers.first(name: "retry-after")))
         } catch is NIOTooManyBytesError {

@@ -89,8 +89,8 @@ final class OAuthSessions: Sendable {
         changed()
     }
 
-    /// The tokens to serve for `profile`: at once while fresh; else after a refresh (begun or joined), bounded by
-    /// the token endpoint's timeout.
+    /// The tokens to serve for `profile`: at once while fresh; else after a refresh (begun or joined), waiting
+    /// for it at most the profile's `token_timeout`; the refresh itself goes on.
     func tokens(for profile: String) async throws(ServiceError) -> TokenSet {
         switch decision(profile, mayRefresh: true) {
         case .serve(let tokens):
@@ -98,7 +98,10 @@ final class OAuthSessions: Sendable {
         case .fail(let failure):
             throw ServiceError(failure, profile: profile)
         case .refresh:
-            _ = await refresh(profile, trigger: .onDemand)
+            let (task, _) = begin(profile, trigger: .onDemand, ifFingerprint: nil)
+            if let task, let timeout = state.withLock({ $0.sessions[profile]?.settings.tokenTimeout }) {
+                await Self.wait(for: task, upTo: .seconds(timeout))
+            }
             switch decision(profile, mayRefresh: false) {
             case .serve(let tokens): return tokens
             case .fail(let failure): throw ServiceError(failure, profile: profile)
@@ -113,6 +116,25 @@ final class OAuthSessions: Sendable {
         let (task, outcome) = begin(profile, trigger: trigger, ifFingerprint: ifFingerprint)
         await task?.value
         return outcome
+    }
+
+    /// Waits until `task` ends or `limit` passes, whichever is first; the task is not cancelled.
+    private static func wait(for task: Task<Void, Never>, upTo limit: Duration) async {
+        let resumed = Mutex(false)
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let resume = { @Sendable in
+                if resumed.withLock({ done in defer { done = true }; return !done }) { continuation.resume() }
+            }
+            let timer = Task {
+                try? await Task.sleep(for: limit)
+                resume()
+            }
+            Task {
+                await task.value
+                timer.cancel()
+                resume()
+            }
+        }
     }
 
     /// Starts every refresh due now; returns when the next one is due.

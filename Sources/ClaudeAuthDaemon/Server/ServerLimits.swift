@@ -3,7 +3,7 @@ import NIOCore
 /// Bounds on what one client may make the daemon hold (DESIGN §9).
 struct ServerLimits: Sendable {
     /// Connections served at once; more are closed at once.
-    var maximumConnections = 512
+    var maximumConnections = 1024
     /// Headers in one request.
     var maximumHeaderCount = 64
     /// Bytes of the request target.

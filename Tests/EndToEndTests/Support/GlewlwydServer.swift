@@ -37,6 +37,53 @@ final class GlewlwydServer {
         try? FileManager.default.removeItem(atPath: workdir)
     }
 
+    /// The server's process ID, while it runs.
+    var pid: Int32? {
+        (try? String(contentsOfFile: workdir + "/glewlwyd.pid", encoding: .utf8)).flatMap { Int32($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+    }
+
+    /// Sends the server a signal: SIGSTOP makes it hang, SIGCONT brings it back.
+    func signal(_ number: Int32) {
+        if let pid { kill(pid, number) }
+    }
+
+    /// Stops the server; ``restart()`` brings it back with everything it had issued.
+    func stop() throws {
+        let result = try runCommand(Self.scripts + "/stop", [workdir], environment: ["PATH": "/usr/bin:/bin"], timeout: 30)
+        guard result.status == 0 else { throw HarnessError(description: "glewlwyd did not stop: \(result.stderr)") }
+    }
+
+    /// Starts the stopped server again on the same port and database.
+    func restart() throws {
+        let result = try runCommand(Self.scripts + "/restart", [workdir], environment: ["PATH": "/usr/sbin:/usr/bin:/sbin:/bin"], timeout: 60)
+        guard result.status == 0 else { throw HarnessError(description: "glewlwyd did not restart: \(result.stderr)") }
+    }
+
+    /// Runs SQL on the server's database.
+    func sql(_ statement: String) throws -> String {
+        let result = try runCommand(which("sqlite3")!, [workdir + "/glewlwyd.db", statement], environment: [:], timeout: 30)
+        guard result.status == 0 else { throw HarnessError(description: "sqlite3: \(result.stderr)") }
+        return result.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    /// Access tokens issued so far: one per grant, the login's code grant included.
+    func grantsIssued() throws -> Int {
+        Int(try sql("SELECT count(*) FROM gpo_access_token")) ?? -1
+    }
+
+    /// Revokes every refresh token, as an administrator would.
+    func revokeRefreshTokens() throws {
+        _ = try sql("UPDATE gpo_refresh_token SET gpor_enabled = 0")
+    }
+
+    /// Whether the userinfo endpoint accepts `token`.
+    func accepts(_ token: String) throws -> Bool {
+        let result = try runCommand(
+            which("curl")!, ["-sS", "-o", "/dev/null", "-w", "%{http_code}", "-H", "Authorization: Bearer \(token)", userinfoURL],
+            environment: [:], timeout: 30)
+        return result.stdout == "200"
+    }
+
     /// Plays the user in a browser: logs in as alice, grants the scopes, and returns the redirect URL it ends on.
     func signIn(_ authorizeURL: String) throws -> String {
         let result = try runCommand(Self.scripts + "/browser", [authorizeURL], environment: ["PATH": "/usr/bin:/bin"], timeout: 60)
