@@ -1,0 +1,56 @@
+import ClaudeAuthAPI
+import Foundation
+import Testing
+
+/// A glewlwyd with short-lived access tokens and single-use refresh tokens, and a sandbox whose `work` profile
+/// logs in there.
+final class RefreshFixture {
+    let sandbox: Sandbox
+    let server: GlewlwydServer
+    let redirectPort: Int
+
+    init(lifetime: Int, tokenTimeout: Int) throws {
+        sandbox = try Sandbox()
+        redirectPort = try freePort()
+        server = try GlewlwydServer(redirectPorts: [redirectPort], accessTokenLifetime: lifetime, rotation: true)
+        try sandbox.writeConfig(
+            """
+            default_profile = "work"
+            [profiles.work]
+            kind = "oauth"
+            client_id = "\(server.clientID)"
+            authorize_url = "\(server.authorizeURL)"
+            token_url = "\(server.tokenURL)"
+            scopes = ["openid", "offline_access"]
+            redirect_port = \(redirectPort)
+            token_timeout = \(tokenTimeout)
+            """)
+    }
+
+    /// Logs in through the daemon, the scripted browser playing the user.
+    func logIn() throws {
+        let ticket = try sandbox.startLogin("work")
+        let landing = try server.signIn(ticket.authorizeURL)
+        _ = try runCommand(which("curl")!, ["-sS", "-4", landing], environment: sandbox.environment())
+        #expect(try sandbox.loginStatus(ticket.loginID).state == .succeeded)
+    }
+
+    func token() throws -> CommandResult {
+        try sandbox.client(["token", "--profile", "work"])
+    }
+
+    func status() throws -> StatusResponse.Profile {
+        let answer = try sandbox.curl(["http://localhost/v1/status"]).stdout
+        return try #require(try JSONDecoder.api().decode(StatusResponse.self, from: Data(answer.utf8)).profiles.first { $0.name == "work" })
+    }
+
+    /// Asks for the token every 50 ms until `done` holds for the answer, for at most `limit` seconds.
+    func poll(for limit: TimeInterval, until done: (CommandResult) throws -> Bool) throws -> CommandResult {
+        let deadline = Date().addingTimeInterval(limit)
+        while true {
+            let result = try token()
+            if try done(result) || Date() > deadline { return result }
+            usleep(50_000)
+        }
+    }
+}
