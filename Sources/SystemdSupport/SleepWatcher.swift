@@ -4,26 +4,26 @@ import CSystemd
 import Glibc
 #endif
 
-/// Listens on the system bus for logind's `PrepareForSleep(false)`, sent when the machine resumes from suspend.
+/// Listens on the system bus for logind's `PrepareForSleep`: true before the machine suspends, false after it resumes.
 public final class SleepWatcher: @unchecked Sendable {
     // The bus is used only by the watcher's own thread once started.
     private let bus: OpaquePointer
-    private let resumed: @Sendable () -> Void
+    private let prepareForSleep: @Sendable (_ sleeping: Bool) -> Void
 
-    /// Connects to the system bus (`DBUS_SYSTEM_BUS_ADDRESS`, else the standard socket) and calls `resumed` after
-    /// each resume; nil when there is no system bus, with the reason.
-    public static func start(resumed: @escaping @Sendable () -> Void) -> Result<SleepWatcher, BusError> {
+    /// Connects to the system bus (`DBUS_SYSTEM_BUS_ADDRESS`, else the standard socket) and calls
+    /// `prepareForSleep` with each signal's argument; fails when there is no system bus, with the reason.
+    public static func start(prepareForSleep: @escaping @Sendable (_ sleeping: Bool) -> Void) -> Result<SleepWatcher, BusError> {
         var bus: OpaquePointer?
         let opened = sd_bus_open_system(&bus)
         guard opened >= 0, let bus else { return .failure(BusError(call: "sd_bus_open_system", code: opened)) }
-        let watcher = SleepWatcher(bus: bus, resumed: resumed)
+        let watcher = SleepWatcher(bus: bus, prepareForSleep: prepareForSleep)
         let context = Unmanaged.passUnretained(watcher).toOpaque()
         let matched = sd_bus_match_signal(
             bus, nil, nil, "/org/freedesktop/login1", "org.freedesktop.login1.Manager", "PrepareForSleep",
             { message, context, _ in
                 var sleeping: Int32 = 0
                 guard sd_bus_message_read_basic(message, CChar(UInt8(ascii: "b")), &sleeping) >= 0 else { return 0 }
-                if sleeping == 0 { Unmanaged<SleepWatcher>.fromOpaque(context!).takeUnretainedValue().resumed() }
+                Unmanaged<SleepWatcher>.fromOpaque(context!).takeUnretainedValue().prepareForSleep(sleeping != 0)
                 return 0
             }, context)
         guard matched >= 0 else {
@@ -39,9 +39,9 @@ public final class SleepWatcher: @unchecked Sendable {
         return .success(watcher)
     }
 
-    private init(bus: OpaquePointer, resumed: @escaping @Sendable () -> Void) {
+    private init(bus: OpaquePointer, prepareForSleep: @escaping @Sendable (_ sleeping: Bool) -> Void) {
         self.bus = bus
-        self.resumed = resumed
+        self.prepareForSleep = prepareForSleep
     }
 
     private func loop() {

@@ -100,9 +100,13 @@ public struct Daemon: Sendable {
             try? await http.shutdown()
             return .unavailable
         }
-        switch SleepWatcher.start(resumed: {
-            logger.info("resumed from suspend: checking refresh deadlines", metadata: ["event": "resume"])
-            wake()
+        switch SleepWatcher.start(prepareForSleep: { sleeping in
+            if sleeping {
+                logger.info("the system is going to sleep", metadata: ["event": "suspend"])
+            } else {
+                logger.info("resumed from suspend: checking refresh deadlines", metadata: ["event": "resume"])
+                wake()
+            }
         }) {
         case .success: break
         case .failure(let error): logger.debug("no system bus: resume signals not watched", metadata: ["error": "\(error)"])
