@@ -94,6 +94,30 @@ struct RefreshTests {
         #expect(daemon.stop() == 0)
     }
 
+    @Test("a stop during a scheduled refresh waits for the server's answer and stores it")
+    func stopDuringRefresh() throws {
+        var daemon = try DaemonProcess(sandbox: fixture.sandbox)
+        try fixture.logIn()
+        // The scheduled refresh (2–3 s in) goes to a stalled server.
+        fixture.server.signal(SIGSTOP)
+        let deadline = Date().addingTimeInterval(10)
+        while try fixture.status().refresh?.refreshing != true, Date() < deadline { usleep(20_000) }
+        #expect(try fixture.status().refresh?.refreshing == true)
+        daemon.signal(SIGTERM)
+        while !daemon.log().contains("event=stopping"), Date() < deadline { usleep(20_000) }
+        // The server stays stalled a while into the stop, then answers.
+        usleep(500_000)
+        fixture.server.signal(SIGCONT)
+        #expect(daemon.waitForExit() == 0)
+
+        // Had the stop abandoned the grant, the server would have rotated the refresh token away from the store.
+        daemon = try DaemonProcess(sandbox: fixture.sandbox)
+        let forced = try fixture.sandbox.client(["refresh", "--profile", "work"])
+        #expect(forced.status == 0, "\(forced.stderr)")
+        #expect(try fixture.server.accepts(try fixture.token().stdout.trimmingCharacters(in: .whitespacesAndNewlines)))
+        #expect(daemon.stop() == 0)
+    }
+
     @Test("refresh tokens revoked at the server: login_required, persisted, no retries")
     func revoked() throws {
         var daemon = try DaemonProcess(sandbox: fixture.sandbox)

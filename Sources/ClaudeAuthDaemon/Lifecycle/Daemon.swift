@@ -149,6 +149,7 @@ public struct Daemon: Sendable {
             logger.critical("stopped on an error", metadata: ["error": "\(error)"])
             exit = .unavailable
         }
+        await sessions.settle(upTo: .seconds(10))
         try? await http.shutdown()
         return exit
     }

@@ -98,10 +98,7 @@ final class OAuthSessions: Sendable {
         case .fail(let failure):
             throw ServiceError(failure, profile: profile)
         case .refresh:
-            let (task, _) = begin(profile, trigger: .onDemand, ifFingerprint: nil)
-            if let task, let timeout = state.withLock({ $0.sessions[profile]?.settings.tokenTimeout }) {
-                await Self.wait(for: task, upTo: .seconds(timeout))
-            }
+            _ = await refresh(profile, trigger: .onDemand)
             switch decision(profile, mayRefresh: false) {
             case .serve(let tokens): return tokens
             case .fail(let failure): throw ServiceError(failure, profile: profile)
@@ -110,12 +107,23 @@ final class OAuthSessions: Sendable {
         }
     }
 
-    /// Refreshes `profile` now, or joins the refresh in flight; with `ifFingerprint`, only while the token
-    /// served is still that one, so many clients reporting one rejected token cause one refresh.
+    /// Refreshes `profile` now, or joins the refresh in flight, waiting for it at most the profile's
+    /// `token_timeout`; with `ifFingerprint`, only while the token served is still that one, so many clients
+    /// reporting one rejected token cause one refresh.
     func refresh(_ profile: String, trigger: RefreshStateMachine.Trigger, ifFingerprint: String? = nil) async -> RefreshOutcome {
         let (task, outcome) = begin(profile, trigger: trigger, ifFingerprint: ifFingerprint)
-        await task?.value
+        if let task, let timeout = state.withLock({ $0.sessions[profile]?.settings.tokenTimeout }) {
+            await Self.wait(for: task, upTo: .seconds(timeout))
+        }
         return outcome
+    }
+
+    /// Waits up to `limit` for the refreshes in flight, so a stop does not abandon a grant the server may
+    /// already have processed (its rotated refresh token would be lost).
+    func settle(upTo limit: Duration) async {
+        let running = state.withLock { $0.sessions.values.compactMap(\.inFlight) }
+        let deadline = ContinuousClock.now + limit
+        for task in running { await Self.wait(for: task, upTo: max(.zero, deadline - .now)) }
     }
 
     /// Waits until `task` ends or `limit` passes, whichever is first; the task is not cancelled.
@@ -214,7 +222,7 @@ final class OAuthSessions: Sendable {
         guard tokens.refreshToken != nil else {
             return ServiceError(.loginRequired("the server issued no refresh token"), profile: profile)
         }
-        var message = "the token was not refreshed"
+        var message = machine.isRefreshing ? "the token endpoint has not answered yet; the refresh goes on" : "the token was not refreshed"
         if let last = machine.lastAttempt, !last.succeeded, let detail = last.message { message += ": \(detail)" }
         if let next = machine.nextRefreshAt, next > now { message += "; next try in \(Int(next.timeIntervalSince(now).rounded(.up))) s" }
         return ServiceError(code: .tokenEndpointUnavailable, message: message, profile: profile)
