@@ -51,3 +51,70 @@ struct BadTokenResponseTests {
         await endpoint.stop()
     }
 }
+
+/// Refreshes whose token endpoint misbehaves: a bad answer is a failed attempt with a clear reason, the token held
+/// keeps being served and stays stored, and only a dead grant moves the profile to `login_required`.
+@Suite("refresh against a misbehaving token endpoint")
+struct BadRefreshResponseTests {
+    static let slow = FaultyTokenEndpoint.Answer.respond(
+        status: 429, headers: [("content-type", "application/json"), ("retry-after", "30")], body: Array(#"{"error":"rate_limited"}"#.utf8))
+
+    @Test("each bad refresh answer: the old token stays served and stored; a dead grant requires a login; Retry-After holds")
+    func badRefreshAnswers() async throws {
+        let cases = BadTokenResponseTests.cases + [("slow", Self.slow, "answered 429")]
+        // The login's code names the case; the refresh token carries it to the refresh grant.
+        let endpoint = try await FaultyTokenEndpoint { request in
+            let form = TokenEndpointClientTests.form(request.body)
+            if let code = form["code"] {
+                return .json(200, #"{"access_token":"at-\#(code)","refresh_token":"rt-\#(code)","expires_in":3600,"token_type":"bearer"}"#)
+            }
+            let name = String((form["refresh_token"] ?? "").dropFirst(3))
+            return cases.first { $0.code == name }?.answer ?? .json(500, "{}")
+        }
+        let sandbox = try Sandbox()
+        let redirectPort = try freePort()
+        try sandbox.writeConfig(cases.map { name, _, _ in
+            """
+            [profiles.\(name)]
+            kind = "oauth"
+            client_id = "c"
+            authorize_url = "http://127.0.0.1:9/authorize"
+            token_url = "\(endpoint.url)"
+            scopes = ["\(name)"]
+            redirect_port = \(redirectPort)
+            token_timeout = 2
+
+            """
+        }.joined())
+        let daemon = try DaemonProcess(sandbox: sandbox)
+        for (name, _, says) in cases {
+            let ticket = try sandbox.startLogin(name)
+            _ = try sandbox.deliverRedirect(ticket, port: redirectPort, code: name)
+            #expect(try sandbox.loginStatus(ticket.loginID).state == .succeeded, "\(name)")
+
+            let refresh = try sandbox.client(["refresh", "--profile", name])
+            let token = try sandbox.client(["token", "--profile", name])
+            if name == "denied" {
+                #expect(refresh.status == 77, "\(name): \(refresh.stderr)")
+                #expect(token.status == 77)
+                #expect(token.stderr.contains("claude-auth login --profile denied"))
+            } else {
+                #expect(refresh.status == 75, "\(name): \(refresh.stderr)")
+                #expect(refresh.stderr.contains(says), "\(name): \(refresh.stderr)")
+                #expect(token.status == 0)
+                #expect(token.stdout == "at-\(name)\n")
+            }
+        }
+        let status = try JSONDecoder.api().decode(StatusResponse.self, from: Data(try sandbox.curl(["http://localhost/v1/status"]).stdout.utf8))
+        let slow = try #require(status.profiles.first { $0.name == "slow" }?.refresh)
+        let last = try #require(slow.last)
+        #expect(last.result == "failed")
+        #expect(slow.consecutiveFailures == 1)
+        #expect(try #require(slow.nextRefreshAt).timeIntervalSince(last.at) >= 29.9)
+        // Each case was tried once: no retry storm.
+        #expect(endpoint.requests.filter { $0.body.contains("grant_type=refresh_token") }.count == cases.count)
+        #expect(daemon.process.isRunning)
+        daemon.stop()
+        await endpoint.stop()
+    }
+}
