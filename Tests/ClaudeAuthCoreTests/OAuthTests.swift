@@ -22,6 +22,8 @@ struct OAuthConfigurationTests {
         authorize_params = { prompt = "consent" }
         client_secret_file = "~/secret"
         login_timeout = 60
+        min_validity = 120
+        token_timeout = 5
         """
 
     func parse(_ text: String, environment: [String: String] = ["HOME": "/h"]) throws(ConfigurationError) -> Configuration {
@@ -45,6 +47,10 @@ struct OAuthConfigurationTests {
         #expect(settings.clientSecretFile == "/h/secret")
         #expect(settings.authorizeParameters == [HeaderField(name: "prompt", value: "consent")])
         #expect(settings.loginTimeout == 60)
+        #expect(settings.minimumValidity == 120)
+        #expect(settings.refreshPolicy.minimumValidity == 120)
+        #expect(settings.tokenTimeout == 5)
+        #expect(settings.refreshDeadline == 50)
         #expect(profile.headers == [HeaderField(name: "anthropic-beta", value: "oauth-2025-04-20")])
         #expect(settings.redirectURI(port: 8089) == "http://localhost:8089/callback")
     }
@@ -61,6 +67,8 @@ struct OAuthConfigurationTests {
         #expect(settings.redirectPath == "/callback")
         #expect(settings.tokenRequest == .form)
         #expect(settings.loginTimeout == 300)
+        #expect(settings.minimumValidity == 60)
+        #expect(settings.tokenTimeout == 15)
     }
 
     @Test(
@@ -76,6 +84,8 @@ struct OAuthConfigurationTests {
             ("token_request = \"xml\"", "token_request must be \"form\" or \"json\""),
             ("client_auth = \"jwt\"", "client_auth must be \"basic\" or \"body\""),
             ("login_timeout = 0", "login_timeout must be a number of seconds from 1 to 3600"),
+            ("min_validity = -1", "min_validity must be a number of seconds from 0 to 86400"),
+            ("token_timeout = \"15s\"", "token_timeout must be a number of seconds from 1 to 300"),
             ("secret = \"x\"", "unknown key \"secret\" in [profiles.p]"),
         ])
     func mistakes(line: String, message: String) {
@@ -86,6 +96,19 @@ struct OAuthConfigurationTests {
         } throws: { error in
             let error = error as! ConfigurationError
             return error.line == 5 && error.description.contains(message)
+        }
+    }
+
+    @Test("two profiles with one identity would race each other's refreshes: refused, located")
+    func sharedIdentity() {
+        let profile = { (name: String) in
+            "[profiles.\(name)]\nkind = \"oauth\"\nclient_id = \"c\"\nauthorize_url = \"https://i/a\"\ntoken_url = \"https://i/t\"\n"
+        }
+        #expect {
+            try parse(profile("a") + profile("b"))
+        } throws: { error in
+            let error = error as! ConfigurationError
+            return error.line == 6 && error.description.contains("profiles \"a\" and \"b\" have the same token_url, client_id and scopes")
         }
     }
 

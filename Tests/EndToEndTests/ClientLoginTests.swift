@@ -13,16 +13,7 @@ struct ClientLoginTests {
         sandbox = try Sandbox()
         let redirectPort = try freePort()
         server = try GlewlwydServer(redirectPorts: [redirectPort])
-        try sandbox.writeConfig(
-            """
-            [profiles.work]
-            kind = "oauth"
-            client_id = "\(server.clientID)"
-            authorize_url = "\(server.authorizeURL)"
-            token_url = "\(server.tokenURL)"
-            scopes = ["openid", "offline_access"]
-            redirect_port = \(redirectPort)
-            """)
+        try sandbox.writeConfig(server.profile("work", redirectPort: redirectPort))
     }
 
     @Test("on a desktop: the URL goes to xdg-open, the login finishes, logout forgets it")

@@ -152,24 +152,16 @@ private struct Validator {
             }
             settings.redirectPort = port
         }
-        if let value = table["login_timeout"] {
-            guard let seconds = value.int, (1...3600).contains(seconds) else {
-                throw error(at: path + ["login_timeout"], "login_timeout must be a number of seconds from 1 to 3600")
+        func seconds(_ key: String, _ range: ClosedRange<Int>) throws(ConfigurationError) -> Int? {
+            guard let value = table[key] else { return nil }
+            guard let seconds = value.int, range.contains(seconds) else {
+                throw error(at: path + [key], "\(key) must be a number of seconds from \(range.lowerBound) to \(range.upperBound)")
             }
-            settings.loginTimeout = seconds
+            return seconds
         }
-        if let value = table["min_validity"] {
-            guard let seconds = value.int, (0...86400).contains(seconds) else {
-                throw error(at: path + ["min_validity"], "min_validity must be a number of seconds from 0 to 86400")
-            }
-            settings.minimumValidity = seconds
-        }
-        if let value = table["token_timeout"] {
-            guard let seconds = value.int, (1...300).contains(seconds) else {
-                throw error(at: path + ["token_timeout"], "token_timeout must be a number of seconds from 1 to 300")
-            }
-            settings.tokenTimeout = seconds
-        }
+        settings.loginTimeout = try seconds("login_timeout", 1...3600) ?? settings.loginTimeout
+        settings.minimumValidity = try seconds("min_validity", 0...86400) ?? settings.minimumValidity
+        settings.tokenTimeout = try seconds("token_timeout", 1...300) ?? settings.tokenTimeout
         if let name = try optional("token_request") {
             guard let encoding = OAuthSettings.TokenRequestEncoding(rawValue: name) else {
                 throw error(at: path + ["token_request"], "token_request must be \"form\" or \"json\"")

@@ -37,6 +37,20 @@ final class GlewlwydServer {
         try? FileManager.default.removeItem(atPath: workdir)
     }
 
+    /// A `[profiles.NAME]` table for this server's public client, with `extra` lines appended.
+    func profile(_ name: String, scopes: [String] = ["openid", "offline_access"], redirectPort: Int, extra: String = "") -> String {
+        """
+        [profiles.\(name)]
+        kind = "oauth"
+        client_id = "\(clientID)"
+        authorize_url = "\(authorizeURL)"
+        token_url = "\(tokenURL)"
+        scopes = [\(scopes.map { "\"\($0)\"" }.joined(separator: ", "))]
+        redirect_port = \(redirectPort)
+        \(extra)
+        """
+    }
+
     /// The server's process ID, while it runs.
     var pid: Int32? {
         (try? String(contentsOfFile: workdir + "/glewlwyd.pid", encoding: .utf8)).flatMap { Int32($0.trimmingCharacters(in: .whitespacesAndNewlines)) }

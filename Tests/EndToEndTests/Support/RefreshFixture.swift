@@ -14,17 +14,7 @@ final class RefreshFixture {
         redirectPort = try freePort()
         server = try GlewlwydServer(redirectPorts: [redirectPort], accessTokenLifetime: lifetime, rotation: true)
         try sandbox.writeConfig(
-            """
-            default_profile = "work"
-            [profiles.work]
-            kind = "oauth"
-            client_id = "\(server.clientID)"
-            authorize_url = "\(server.authorizeURL)"
-            token_url = "\(server.tokenURL)"
-            scopes = ["openid", "offline_access"]
-            redirect_port = \(redirectPort)
-            token_timeout = \(tokenTimeout)
-            """)
+            "default_profile = \"work\"\n" + server.profile("work", redirectPort: redirectPort, extra: "token_timeout = \(tokenTimeout)"))
     }
 
     /// Logs in through the daemon, the scripted browser playing the user.
