@@ -1,5 +1,6 @@
 # claude-auth: build, install, test.
-#   make install   build release binaries, install them and the user units, enable the socket
+#   make install   build release binaries, install them, their man pages and bash/zsh/fish completions and
+#                  the user units, enable the socket
 #   make test      run the whole test suite
 #   make bench     measure the client's start-up and the daemon's throughput
 # PREFIX (default ~/.local) and DESTDIR work as packagers expect.
@@ -7,12 +8,18 @@
 PREFIX ?= $(HOME)/.local
 BINDIR ?= $(PREFIX)/bin
 UNITDIR ?= $(PREFIX)/share/systemd/user
+MANDIR ?= $(PREFIX)/share/man/man1
+BASHDIR ?= $(PREFIX)/share/bash-completion/completions
+ZSHDIR ?= $(PREFIX)/share/zsh/site-functions
+FISHDIR ?= $(PREFIX)/share/fish/vendor_completions.d
 DESTDIR ?=
 
 SWIFT ?= swift
 RELEASE_FLAGS = -c release
 # The daemon links libsystemd dynamically and the Swift runtime statically.
 DAEMON_BUILD = $(SWIFT) build $(RELEASE_FLAGS) --static-swift-stdlib --product claude-authd
+# The argument parser's man page generator, run on the built binaries at install.
+MANUAL_BUILD = $(SWIFT) build $(RELEASE_FLAGS) --static-swift-stdlib --product generate-manual
 # The client is fully static, for start-up speed; it lives in its own scratch folder.
 CLIENT_SCRATCH = .build-client
 CLIENT_BUILD = $(SWIFT) build $(RELEASE_FLAGS) --scratch-path $(CLIENT_SCRATCH) --product claude-auth \
@@ -26,6 +33,7 @@ all: build
 build:
 	$(DAEMON_BUILD)
 	$(CLIENT_BUILD)
+	$(MANUAL_BUILD)
 
 install: build
 	install -d "$(DESTDIR)$(BINDIR)" "$(DESTDIR)$(UNITDIR)"
@@ -33,6 +41,14 @@ install: build
 	install -s -m 0755 "$$($(SWIFT) build $(RELEASE_FLAGS) --scratch-path $(CLIENT_SCRATCH) --show-bin-path)/claude-auth" "$(DESTDIR)$(BINDIR)/claude-auth"
 	sed 's|^ExecStart=.*|ExecStart=$(BINDIR)/claude-authd|' systemd/claude-authd.service > "$(DESTDIR)$(UNITDIR)/claude-authd.service"
 	install -m 0644 systemd/claude-authd.socket "$(DESTDIR)$(UNITDIR)/claude-authd.socket"
+	install -d "$(DESTDIR)$(MANDIR)" "$(DESTDIR)$(BASHDIR)" "$(DESTDIR)$(ZSHDIR)" "$(DESTDIR)$(FISHDIR)"
+	for tool in claude-auth claude-authd; do \
+		"$(DESTDIR)$(BINDIR)/$$tool" --generate-completion-script bash > "$(DESTDIR)$(BASHDIR)/$$tool" && \
+		"$(DESTDIR)$(BINDIR)/$$tool" --generate-completion-script zsh > "$(DESTDIR)$(ZSHDIR)/_$$tool" && \
+		"$(DESTDIR)$(BINDIR)/$$tool" --generate-completion-script fish > "$(DESTDIR)$(FISHDIR)/$$tool.fish" && \
+		"$$($(SWIFT) build $(RELEASE_FLAGS) --static-swift-stdlib --show-bin-path)/generate-manual" "$(DESTDIR)$(BINDIR)/$$tool" \
+			--authors claude-auth --output-directory "$(DESTDIR)$(MANDIR)" || exit 1; \
+	done
 	@if [ -n "$(DESTDIR)" ]; then \
 		echo "Installed under $(DESTDIR); enable with: systemctl --user enable --now claude-authd.socket"; \
 	elif systemctl --user show-environment >/dev/null 2>&1; then \
@@ -48,6 +64,9 @@ uninstall:
 	fi
 	rm -f "$(DESTDIR)$(BINDIR)/claude-authd" "$(DESTDIR)$(BINDIR)/claude-auth"
 	rm -f "$(DESTDIR)$(UNITDIR)/claude-authd.service" "$(DESTDIR)$(UNITDIR)/claude-authd.socket"
+	for tool in claude-auth claude-authd; do \
+		rm -f "$(DESTDIR)$(MANDIR)/$$tool.1" "$(DESTDIR)$(BASHDIR)/$$tool" "$(DESTDIR)$(ZSHDIR)/_$$tool" "$(DESTDIR)$(FISHDIR)/$$tool.fish"; \
+	done
 	@if [ -z "$(DESTDIR)" ] && systemctl --user show-environment >/dev/null 2>&1; then systemctl --user daemon-reload; fi
 
 test:
