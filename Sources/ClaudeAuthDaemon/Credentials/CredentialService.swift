@@ -84,13 +84,19 @@ final class CredentialService: Sendable {
         }
     }
 
-    /// The settings of an `oauth` profile, for a login, a refresh or a logout.
-    func oauthSettings(for name: String?) throws(ServiceError) -> (profile: String, settings: OAuthSettings, clientSecret: Secret?) {
+    /// The name and settings of an `oauth` profile, or of the default profile when nil.
+    func oauthProfile(for name: String?) throws(ServiceError) -> (profile: String, settings: OAuthSettings) {
         let profile = try profile(named: name)
         guard case .oauth(let settings) = profile.credential else {
             throw ServiceError(code: .invalidRequest, message: "profile \"\(profile.name)\" is an api-key profile: it needs no login", profile: profile.name)
         }
-        return (profile.name, settings, try sessions.clientSecret(of: settings, profile: profile.name))
+        return (profile.name, settings)
+    }
+
+    /// The settings of an `oauth` profile and its client secret, for a login or a logout.
+    func oauthSettings(for name: String?) throws(ServiceError) -> (profile: String, settings: OAuthSettings, clientSecret: Secret?) {
+        let oauth = try oauthProfile(for: name)
+        return (oauth.profile, oauth.settings, try sessions.clientSecret(of: oauth.settings, profile: oauth.profile))
     }
 
     /// Stores an API key for an `api-key` profile whose key is not taken from the environment or a file.

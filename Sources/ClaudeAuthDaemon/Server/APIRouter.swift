@@ -102,7 +102,8 @@ struct APIRouter: Sendable {
     /// saw it rejected); the fingerprint may also come in the body, or the rejected token itself as `if_token`.
     private func refresh(_ request: APIRequest, profile: String?) async throws(ServiceError) -> RefreshResponse {
         let body: RefreshRequest = try decode(request.body, orEmpty: RefreshRequest())
-        let oauth = try credentials.oauthSettings(for: profile)
+        // The refresh reads the client secret itself; here only the profile is needed.
+        let oauth = try credentials.oauthProfile(for: profile)
         let condition = request.query["if_fingerprint"] ?? body.ifFingerprint ?? body.ifToken.map { Secret($0).fingerprint }
         let before = credentials.sessions.fingerprint(of: oauth.profile)
         let outcome = await credentials.sessions.refresh(oauth.profile, trigger: .onDemand, ifFingerprint: condition)
