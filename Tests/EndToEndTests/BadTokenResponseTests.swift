@@ -26,15 +26,7 @@ struct BadTokenResponseTests {
         }
         let sandbox = try Sandbox()
         let redirectPort = try freePort()
-        try sandbox.writeConfig(
-            """
-            [profiles.faulty]
-            kind = "oauth"
-            client_id = "c"
-            authorize_url = "http://127.0.0.1:9/authorize"
-            token_url = "\(endpoint.url)"
-            redirect_port = \(redirectPort)
-            """)
+        try sandbox.writeConfig(oauthProfile("faulty", clientID: "c", tokenURL: endpoint.url, redirectPort: redirectPort))
         let daemon = try DaemonProcess(sandbox: sandbox)
         for (code, _, says) in Self.cases {
             let ticket = try sandbox.startLogin("faulty")
@@ -74,17 +66,7 @@ struct BadRefreshResponseTests {
         let sandbox = try Sandbox()
         let redirectPort = try freePort()
         try sandbox.writeConfig(cases.map { name, _, _ in
-            """
-            [profiles.\(name)]
-            kind = "oauth"
-            client_id = "c"
-            authorize_url = "http://127.0.0.1:9/authorize"
-            token_url = "\(endpoint.url)"
-            scopes = ["\(name)"]
-            redirect_port = \(redirectPort)
-            token_timeout = 2
-
-            """
+            oauthProfile(name, clientID: "c", tokenURL: endpoint.url, scopes: [name], redirectPort: redirectPort, extra: "token_timeout = 2")
         }.joined())
         let daemon = try DaemonProcess(sandbox: sandbox)
         let started = Date()

@@ -29,16 +29,9 @@ struct ConfidentialClientTests {
         let path = try sandbox.writeFile("client-secret", Self.secret + "\n")
         let port = try freePort()
         try sandbox.writeConfig(
-            """
-            [profiles.conf]
-            kind = "oauth"
-            client_id = "conf-client"
-            authorize_url = "http://127.0.0.1:9/authorize"
-            token_url = "\(endpoint.url)"
-            redirect_port = \(port)
-            client_auth = "\(auth)"
-            client_secret_file = "\(viaCredentialsDirectory ? "client-secret" : path)"
-            """)
+            oauthProfile(
+                "conf", clientID: "conf-client", tokenURL: endpoint.url, redirectPort: port,
+                extra: "client_auth = \"\(auth)\"\nclient_secret_file = \"\(viaCredentialsDirectory ? "client-secret" : path)\""))
         let daemon = try DaemonProcess(sandbox: sandbox, environment: viaCredentialsDirectory ? ["CREDENTIALS_DIRECTORY": sandbox.root] : [:])
         #expect(try login(sandbox, port: port) == LoginStatusResponse(state: .succeeded))
         let request = try #require(endpoint.requests.first)
@@ -66,15 +59,7 @@ struct ConfidentialClientTests {
         let path = try sandbox.writeFile("client-secret", Self.secret, mode: 0o644)
         let port = try freePort()
         try sandbox.writeConfig(
-            """
-            [profiles.conf]
-            kind = "oauth"
-            client_id = "c"
-            authorize_url = "http://127.0.0.1:9/authorize"
-            token_url = "\(endpoint.url)"
-            redirect_port = \(port)
-            client_secret_file = "\(path)"
-            """)
+            oauthProfile("conf", clientID: "c", tokenURL: endpoint.url, redirectPort: port, extra: "client_secret_file = \"\(path)\""))
         let daemon = try DaemonProcess(sandbox: sandbox)
         let outcome = try login(sandbox, port: port)
         #expect(outcome.state == .failed)

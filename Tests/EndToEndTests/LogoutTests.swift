@@ -16,15 +16,9 @@ struct LogoutTests {
         let sandbox = try Sandbox()
         let port = try freePort()
         try sandbox.writeConfig(
-            """
-            [profiles.short]
-            kind = "oauth"
-            client_id = "c"
-            authorize_url = "http://127.0.0.1:9/authorize"
-            token_url = "\(endpoint.url)"
-            revocation_url = "http://127.0.0.1:\(endpoint.port)/revoke"
-            redirect_port = \(port)
-            """)
+            oauthProfile(
+                "short", clientID: "c", tokenURL: endpoint.url, redirectPort: port,
+                extra: "revocation_url = \"http://127.0.0.1:\(endpoint.port)/revoke\""))
         let daemon = try DaemonProcess(sandbox: sandbox)
         let ticket = try sandbox.startLogin("short")
         _ = try sandbox.deliverRedirect(ticket, port: port, code: "c0de")

@@ -100,11 +100,9 @@ struct RefreshTests {
         try fixture.logIn()
         // The scheduled refresh (2–3 s in) goes to a stalled server.
         fixture.server.signal(SIGSTOP)
-        let deadline = Date().addingTimeInterval(10)
-        while try fixture.status().refresh?.refreshing != true, Date() < deadline { usleep(20_000) }
-        #expect(try fixture.status().refresh?.refreshing == true)
+        #expect(try waitUntil(10) { try fixture.status().refresh?.refreshing == true })
         daemon.signal(SIGTERM)
-        while !daemon.log().contains("event=stopping"), Date() < deadline { usleep(20_000) }
+        #expect(waitUntil(10) { daemon.log().contains("event=stopping") })
         // The server stays stalled a while into the stop, then answers.
         usleep(500_000)
         fixture.server.signal(SIGCONT)
@@ -177,9 +175,7 @@ struct RefreshSingleFlightTests {
         let old = try fixture.token().stdout.trimmingCharacters(in: .whitespacesAndNewlines)
         #expect(daemon.stop() == 0)
         // Until the server itself says the token has expired.
-        let deadline = Date().addingTimeInterval(20)
-        while try fixture.server.accepts(old), Date() < deadline { usleep(100_000) }
-        #expect(try !fixture.server.accepts(old))
+        #expect(try waitUntil(20, every: 100_000) { try !fixture.server.accepts(old) })
         let grantsBefore = try fixture.server.grantsIssued()
 
         // The server hangs, so the daemon's one refresh stays in flight while every request arrives.

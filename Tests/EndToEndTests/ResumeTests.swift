@@ -11,8 +11,7 @@ struct ResumeTests {
         let daemon = try DaemonProcess(sandbox: sandbox, environment: ["DBUS_SYSTEM_BUS_ADDRESS": bus.address])
         try bus.emit(path: "/org/freedesktop/login1", member: "org.freedesktop.login1.Manager.PrepareForSleep", ["boolean:true"])
         try bus.emit(path: "/org/freedesktop/login1", member: "org.freedesktop.login1.Manager.PrepareForSleep", ["boolean:false"])
-        let deadline = Date().addingTimeInterval(10)
-        while !daemon.log().contains("event=resume"), Date() < deadline { usleep(20_000) }
+        waitUntil(10) { daemon.log().contains("event=resume") }
         // Going to sleep is not a resume: one of each, in order.
         let events = daemon.log().components(separatedBy: "\n").compactMap { line in
             ["event=suspend", "event=resume"].first { line.contains($0) }

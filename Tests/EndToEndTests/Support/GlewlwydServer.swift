@@ -39,16 +39,8 @@ final class GlewlwydServer {
 
     /// A `[profiles.NAME]` table for this server's public client, with `extra` lines appended.
     func profile(_ name: String, scopes: [String] = ["openid", "offline_access"], redirectPort: Int, extra: String = "") -> String {
-        """
-        [profiles.\(name)]
-        kind = "oauth"
-        client_id = "\(clientID)"
-        authorize_url = "\(authorizeURL)"
-        token_url = "\(tokenURL)"
-        scopes = [\(scopes.map { "\"\($0)\"" }.joined(separator: ", "))]
-        redirect_port = \(redirectPort)
-        \(extra)
-        """
+        oauthProfile(
+            name, clientID: clientID, authorizeURL: authorizeURL, tokenURL: tokenURL, scopes: scopes, redirectPort: redirectPort, extra: extra)
     }
 
     /// The server's process ID, while it runs.

@@ -36,11 +36,11 @@ final class RefreshFixture {
 
     /// Asks for the token every 50 ms until `done` holds for the answer, for at most `limit` seconds.
     func poll(for limit: TimeInterval, until done: (CommandResult) throws -> Bool) throws -> CommandResult {
-        let deadline = Date().addingTimeInterval(limit)
-        while true {
-            let result = try token()
-            if try done(result) || Date() > deadline { return result }
-            usleep(50_000)
+        var result: CommandResult?
+        try waitUntil(limit, every: 50_000) {
+            result = try token()
+            return try done(result!)
         }
+        return result!
     }
 }
