@@ -69,9 +69,16 @@ uninstall:
 	done
 	@if [ -z "$(DESTDIR)" ] && systemctl --user show-environment >/dev/null 2>&1; then systemctl --user daemon-reload; fi
 
+# The user-manager tests boot a container (root, systemd-nspawn and debootstrap needed) and install the
+# project into alice's home there as `make install` would: it is staged here, release-built.
+STAGE = $(CURDIR)/.build/container-stage
+
 test:
 	$(SWIFT) build --build-tests
-	CLAUDE_AUTH_BIN_DIR="$$($(SWIFT) build --show-bin-path)" $(SWIFT) test --skip-build
+	@if [ "$$(id -u)" = 0 ] && command -v systemd-nspawn >/dev/null && command -v debootstrap >/dev/null; then \
+		rm -rf "$(STAGE)" && $(MAKE) --no-print-directory install DESTDIR="$(STAGE)" PREFIX=/home/alice/.local; \
+	fi
+	CLAUDE_AUTH_BIN_DIR="$$($(SWIFT) build --show-bin-path)" CLAUDE_AUTH_STAGE_DIR="$(STAGE)" $(SWIFT) test --skip-build
 
 bench: build
 	$(SWIFT) build $(RELEASE_FLAGS) --product claude-auth-load

@@ -31,7 +31,7 @@ struct UnitFileTests {
         let socket = try String(contentsOfFile: Binaries.repositoryRoot + "/systemd/claude-authd.socket", encoding: .utf8)
         #expect(service.contains("\nType=notify\n"))
         #expect(service.contains("\nExecReload=/bin/kill -HUP $MAINPID\n"))
-        #expect(service.contains("\nStateDirectory=claude-auth\n"))
+        #expect(service.contains("\nReadWritePaths=%h/.local/state/claude-auth\n"))
         #expect(service.contains("\nLimitCORE=0\n"))
         #expect(socket.contains("\nListenStream=%t/claude-auth/socket\n"))
         #expect(socket.contains("\nSocketMode=0600\n"))

@@ -13,8 +13,8 @@ import Glibc
 
 /// The socket API server: one bootstrap, one async server channel, a task per connection.
 ///
-/// Serves only peers with the daemon's own uid. Says `READY=1` once the socket is served, and `STOPPING=1`
-/// when a graceful shutdown begins.
+/// Serves only peers with the daemon's own uid. Says `READY=1` once the socket is served, feeds the watchdog
+/// while it serves, and says `STOPPING=1` when a graceful shutdown begins.
 struct SocketServer: Service {
     typealias Connection = HTTPConnection.Channel
 
@@ -32,6 +32,10 @@ struct SocketServer: Service {
         let active = ConnectionCount()
         try await withGracefulShutdownHandler {
             try await withThrowingDiscardingTaskGroup { group in
+                if let interval = notifier.watchdogInterval() {
+                    let watchdog = Watchdog(interval: interval, loops: Self.loops, ping: notifier.watchdog)
+                    group.addTask { await watchdog.run() }
+                }
                 try await server.executeThenClose { inbound in
                     for try await connection in inbound.cancelOnGracefulShutdown() {
                         guard active.enter(limit: limits.maximumConnections) else {
@@ -53,8 +57,11 @@ struct SocketServer: Service {
         }
     }
 
+    /// The event loops that accept and serve connections.
+    private static var loops: MultiThreadedEventLoopGroup { .singleton }
+
     private func bind() async throws -> NIOAsyncChannel<Connection, Never> {
-        let bootstrap = ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+        let bootstrap = ServerBootstrap(group: Self.loops)
             .serverChannelOption(.backlog, value: 256)
         let initializer: @Sendable (any Channel) -> EventLoopFuture<Connection> = { [limits] channel in
             HTTPConnection.configure(channel, limits: limits)

@@ -1,0 +1,146 @@
+import Foundation
+
+/// A minimal Debian 12 booted under `systemd-nspawn`, with the lingering user alice's `systemd --user`
+/// running, and the project installed into alice's home from the tree `make test` staged with
+/// `make install DESTDIR=… PREFIX=/home/alice/.local`.
+///
+/// The root file system is made once by `Tests/Servers/nspawn/rootfs` and cached; the container runs on a
+/// throw-away overlay of it. Every command is bounded in time; the container is stopped by its PID.
+final class UserManagerContainer {
+    static let user = (name: "alice", uid: 1000)
+    static let home = "/home/alice"
+
+    /// Why the suite cannot run here, or nil when it can.
+    static let unavailableReason: String? = {
+        if geteuid() != 0 { return "needs root to boot a container" }
+        for tool in ["systemd-nspawn", "nsenter", "debootstrap"] where which(tool) == nil {
+            return "\(tool) is not installed (apt-get install systemd-container debootstrap util-linux)"
+        }
+        guard let stage = stageDirectory, FileManager.default.fileExists(atPath: stage + home + "/.local/bin/claude-authd") else {
+            return "no staged install: run it through `make test`, which stages `make install` for the container"
+        }
+        return nil
+    }()
+
+    /// `$CLAUDE_AUTH_STAGE_DIR`: the DESTDIR `make test` installed into.
+    static var stageDirectory: String? {
+        ProcessInfo.processInfo.environment["CLAUDE_AUTH_STAGE_DIR"].flatMap { $0.isEmpty ? nil : $0 }
+    }
+
+    private let nspawn: ChildProcess
+    private let console: String
+    /// The container's PID 1, as the host sees it.
+    let initPID: Int32
+
+    /// Boots the container and waits (bounded) until alice's user manager is running.
+    init() throws {
+        let rootfs = try Self.rootFileSystem()
+        console = "/tmp/nspawn-\(UUID().uuidString.prefix(8)).log"
+        let output = try openOutput(console)
+        let null = open("/dev/null", O_RDONLY | O_CLOEXEC)
+        defer {
+            close(output)
+            close(null)
+        }
+        var environment = ProcessInfo.processInfo.environment
+        environment["SYSTEMD_NSPAWN_UNIFIED_HIERARCHY"] = "1"
+        let nspawn = try ChildProcess(
+            which("systemd-nspawn")!,
+            ["--boot", "-D", rootfs, "--volatile=overlay", "--register=no", "--keep-unit", "--private-network",
+             "--link-journal=no", "--console=pipe", "--bind-ro=\(Self.stageDirectory!):/stage"],
+            environment: environment, stdin: null, stdout: output, stderr: output)
+        self.nspawn = nspawn
+        var found: Int32?
+        _ = waitUntil(30) {
+            found = Self.child(of: nspawn.pid)
+            return found != nil
+        }
+        guard let found else {
+            nspawn.signal(SIGKILL)
+            _ = nspawn.wait(timeout: 10)
+            throw HarnessError(description: "the container did not start")
+        }
+        initPID = found
+        let booted = try waitUntil(90, every: 200_000) {
+            let state = try asUser("systemctl --user is-system-running").stdout
+            return state.hasPrefix("running") || state.hasPrefix("degraded")
+        }
+        guard booted else {
+            stop()
+            throw HarnessError(description: "alice's user manager did not come up; the console:\n\(consoleLog())")
+        }
+    }
+
+    deinit {
+        stop()
+        unlink(console)
+    }
+
+    /// Powers the container off by signalling its nspawn, and waits for it (bounded).
+    func stop() {
+        nspawn.signal(SIGTERM)
+        if nspawn.wait(timeout: 30) == nil {
+            nspawn.signal(SIGKILL)
+            _ = nspawn.wait(timeout: 10)
+        }
+    }
+
+    func consoleLog() -> String {
+        (try? String(contentsOfFile: console, encoding: .utf8)) ?? ""
+    }
+
+    /// Runs `sh -c script` in the container as alice, in her session's environment (her runtime directory
+    /// and user bus, her ~/.local/bin first on PATH) and nothing of the host's.
+    func asUser(_ script: String, stdin: String? = nil, timeout: TimeInterval = 30) throws -> CommandResult {
+        try runCommand(
+            which("nsenter")!,
+            ["-t", "\(initPID)", "-a", "setpriv", "--reuid=\(Self.user.uid)", "--regid=\(Self.user.uid)", "--init-groups",
+             "env", "-i", "HOME=\(Self.home)", "USER=\(Self.user.name)", "LANG=C.UTF-8",
+             "XDG_RUNTIME_DIR=/run/user/\(Self.user.uid)",
+             "DBUS_SESSION_BUS_ADDRESS=unix:path=/run/user/\(Self.user.uid)/bus",
+             "PATH=\(Self.home)/.local/bin:/usr/bin:/bin", "sh", "-c", script],
+            environment: [:], stdin: stdin, timeout: timeout)
+    }
+
+    /// Like `asUser`, but fails the harness unless the script exits 0; returns its standard output.
+    @discardableResult
+    func mustAsUser(_ script: String, stdin: String? = nil, timeout: TimeInterval = 30) throws -> String {
+        let result = try asUser(script, stdin: stdin, timeout: timeout)
+        guard result.status == 0 else {
+            throw HarnessError(description: "`\(script)` exited \(result.status): \(result.stderr)\(result.stdout)")
+        }
+        return result.stdout
+    }
+
+    /// Copies the staged `make install` tree (bound read-only at /stage) into place, owned by alice as her
+    /// own `make install` would leave it.
+    func installStagedTree() throws {
+        try mustAsUser("tar -C /stage\(Self.home) -cf - . | tar -C \(Self.home) -xf - --no-same-owner", timeout: 60)
+    }
+
+    /// A `systemctl --user show` property of a unit.
+    func property(_ name: String, of unit: String) throws -> String {
+        try mustAsUser("systemctl --user show -P \(name) \(unit)").trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    /// The user journal's entries for `claude-authd.service`, as JSON objects.
+    func journal() throws -> [[String: Any]] {
+        try mustAsUser("journalctl --user -u claude-authd.service -o json --no-pager")
+            .split(separator: "\n")
+            .compactMap { try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+    }
+
+    /// The cached root file system, made first if need be (bounded: a debootstrap takes one to two minutes).
+    private static func rootFileSystem() throws -> String {
+        let script = Binaries.repositoryRoot + "/Tests/Servers/nspawn/rootfs"
+        let result = try runCommand(script, [], environment: ProcessInfo.processInfo.environment, timeout: 900)
+        guard result.status == 0 else { throw HarnessError(description: "rootfs: \(result.stderr)") }
+        return result.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    /// The first child of `pid`: nspawn's child is the container's init.
+    private static func child(of pid: Int32) -> Int32? {
+        guard let children = try? String(contentsOfFile: "/proc/\(pid)/task/\(pid)/children", encoding: .utf8) else { return nil }
+        return children.split(separator: " ").first.flatMap { Int32($0) }
+    }
+}

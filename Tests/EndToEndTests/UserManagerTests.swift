@@ -1,0 +1,117 @@
+import Foundation
+import Testing
+
+/// The shipped units from `systemd/`, hardened as they are, under a real `systemd --user` in a container.
+@Suite(
+    "the units under a real systemd user manager",
+    .serialized,
+    .enabled(if: UserManagerContainer.unavailableReason == nil, "\(UserManagerContainer.unavailableReason ?? "")"))
+struct UserManagerTests {
+    private static let key = "sk-ant-api03-container-key-0123456789"
+    private static let storedKey = "sk-ant-api03-stored-key-9876543210"
+
+    /// Installs the staged tree, writes a configuration with a key file and a stored-key profile, and does
+    /// what `make install` does under a user manager: daemon-reload, enable --now the socket.
+    private func install(_ container: UserManagerContainer) throws {
+        try container.installStagedTree()
+        try container.mustAsUser(
+            """
+            mkdir -p -m 0700 ~/.config/claude-auth && umask 077 && cat > ~/.config/claude-auth/key && \
+            printf '%s\\n' '[profiles.default]' 'kind = "api-key"' 'key_file = "~/.config/claude-auth/key"' \
+              '[profiles.stored]' 'kind = "api-key"' > ~/.config/claude-auth/config.toml
+            """, stdin: Self.key)
+        try container.mustAsUser("systemctl --user daemon-reload && systemctl --user enable --now claude-authd.socket")
+    }
+
+    @Test("socket activation, READY=1 and StatusText, journal fields, reload, a clean stop, reactivation with the keys")
+    func lifecycle() throws {
+        let container = try UserManagerContainer()
+        try install(container)
+
+        // Enabled and listening; the service waits for its first client.
+        #expect(try container.property("ActiveState", of: "claude-authd.socket") == "active")
+        #expect(try container.property("UnitFileState", of: "claude-authd.socket") == "enabled")
+        #expect(try container.property("ActiveState", of: "claude-authd.service") == "inactive")
+        #expect(try container.mustAsUser("test -S $XDG_RUNTIME_DIR/claude-auth/socket && stat -c %a $XDG_RUNTIME_DIR/claude-auth/socket") == "600\n")
+
+        // The first request starts the service, which is running once it said READY=1 with a status line.
+        #expect(try container.mustAsUser("claude-auth header") .hasPrefix("x-api-key: \(Self.key)\n"))
+        #expect(try container.property("ActiveState", of: "claude-authd.service") == "active")
+        #expect(try container.property("SubState", of: "claude-authd.service") == "running")
+        #expect(try container.property("StatusText", of: "claude-authd.service") == "serving 2 profiles, default default")
+        let journal = try container.journal()
+        let ready = try #require(journal.first { $0["EVENT"] as? String == "ready" })
+        let started = try #require(journal.first { ($0["MESSAGE"] as? String)?.hasPrefix("Started claude-authd.service") == true })
+        // systemd logs "Started" when READY=1 arrives: after the daemon's own "serving" line.
+        #expect(Int(ready["__REALTIME_TIMESTAMP"] as! String)! <= Int(started["__REALTIME_TIMESTAMP"] as! String)!)
+
+        // The hardened service writes its state directory: a stored key, logged by fingerprint only.
+        try container.mustAsUser("claude-auth set-key --profile stored", stdin: Self.storedKey)
+        #expect(try container.mustAsUser("stat -c %a ~/.local/state/claude-auth") == "700\n")
+        let stored = try #require(try container.journal().first { $0["EVENT"] as? String == "key_stored" })
+        #expect(stored["PROFILE"] as? String == "stored")
+        #expect((stored["FINGERPRINT"] as? String)?.isEmpty == false)
+        #expect(try container.mustAsUser("journalctl --user -u claude-authd.service --no-pager -o cat").contains("stored-key") == false)
+
+        // reload re-reads the configuration: a third profile appears in the status line and serves.
+        try container.mustAsUser(
+            """
+            printf '%s\\n' '[profiles.third]' 'kind = "api-key"' 'key_file = "~/.config/claude-auth/key"' >> ~/.config/claude-auth/config.toml && \
+            systemctl --user reload claude-authd.service
+            """)
+        #expect(try container.property("StatusText", of: "claude-authd.service") == "serving 3 profiles, default default")
+        #expect(try container.mustAsUser("claude-auth header --profile third") .hasPrefix("x-api-key: \(Self.key)\n"))
+        #expect(try container.journal().contains { $0["EVENT"] as? String == "reload" })
+
+        // stop: SIGTERM, a clean exit 0; the socket stays and the next request starts it again.
+        let firstPID = try container.property("MainPID", of: "claude-authd.service")
+        try container.mustAsUser("systemctl --user stop claude-authd.service")
+        #expect(try container.property("ActiveState", of: "claude-authd.service") == "inactive")
+        #expect(try container.property("Result", of: "claude-authd.service") == "success")
+        #expect(try container.property("ExecMainCode", of: "claude-authd.service") == "1")  // CLD_EXITED
+        #expect(try container.property("ExecMainStatus", of: "claude-authd.service") == "0")
+        #expect(try container.journal().contains { $0["EVENT"] as? String == "stopping" })
+        #expect(try container.property("ActiveState", of: "claude-authd.socket") == "active")
+
+        #expect(try container.mustAsUser("claude-auth header --profile stored") .hasPrefix("x-api-key: \(Self.storedKey)\n"))
+        #expect(try container.property("ActiveState", of: "claude-authd.service") == "active")
+        #expect(try container.property("MainPID", of: "claude-authd.service") != firstPID)
+    }
+
+    @Test("a daemon that stops answering is restarted by the watchdog, and serves its keys again")
+    func watchdog() throws {
+        let container = try UserManagerContainer()
+        try install(container)
+        // The shipped interval is 30 s; a drop-in shortens it so the test takes seconds.
+        try container.mustAsUser(
+            """
+            mkdir -p ~/.config/systemd/user/claude-authd.service.d && \
+            printf '[Service]\\nWatchdogSec=3s\\n' > ~/.config/systemd/user/claude-authd.service.d/watchdog.conf && \
+            systemctl --user daemon-reload
+            """)
+        try container.mustAsUser("claude-auth set-key --profile stored", stdin: Self.storedKey)
+        let pid = try container.property("MainPID", of: "claude-authd.service")
+        #expect(try container.property("WatchdogUSec", of: "claude-authd.service") == "3s")
+
+        // Pinging: systemd records pings more than an interval after the start, from the same process.
+        let start = try #require(Int(try container.property("ExecMainStartTimestampMonotonic", of: "claude-authd.service")))
+        let pinged = try waitUntil(20, every: 200_000) {
+            let last = Int(try container.property("WatchdogTimestampMonotonic", of: "claude-authd.service")) ?? 0
+            return last - start > 3_500_000
+        }
+        #expect(pinged)
+        #expect(try container.property("MainPID", of: "claude-authd.service") == pid)
+
+        try container.mustAsUser("kill -STOP \(pid)")
+        let restarted = try waitUntil(30, every: 200_000) {
+            let current = try container.property("MainPID", of: "claude-authd.service")
+            let state = try container.property("ActiveState", of: "claude-authd.service")
+            return current != pid && current != "0" && state == "active"
+        }
+        #expect(restarted)
+        #expect(try container.property("NRestarts", of: "claude-authd.service") == "1")
+        let log = try container.mustAsUser("journalctl --user -u claude-authd.service --no-pager -o cat")
+        #expect(log.contains("Watchdog timeout"))
+        #expect(try container.mustAsUser("claude-auth header --profile stored") .hasPrefix("x-api-key: \(Self.storedKey)\n"))
+    }
+}
