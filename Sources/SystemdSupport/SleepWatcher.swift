@@ -61,9 +61,17 @@ public struct BusError: Error, Sendable, CustomStringConvertible {
     public var call: String
     /// Its negative errno.
     public var code: Int32
+    /// The D-Bus error's name and message, when the peer answered with one.
+    public var detail: String?
+
+    public init(call: String, code: Int32, detail: String? = nil) {
+        self.call = call
+        self.code = code
+        self.detail = detail
+    }
 
     /// "call: reason".
     public var description: String {
-        "\(call): \(String(cString: strerror(-code)))"
+        "\(call): \(detail ?? String(cString: strerror(-code)))"
     }
 }

@@ -6,11 +6,14 @@ public struct Configuration: Sendable, Equatable {
     public var defaultProfile: String
     /// Every configured profile, by name.
     public var profiles: [String: Profile]
+    /// `[desktop] sign_in_prompts`: whether an oauth profile that needs a login gets a desktop notification.
+    public var signInPrompts: Bool
 
     /// Creates a configuration.
-    public init(defaultProfile: String = "default", profiles: [String: Profile] = [:]) {
+    public init(defaultProfile: String = "default", profiles: [String: Profile] = [:], signInPrompts: Bool = true) {
         self.defaultProfile = defaultProfile
         self.profiles = profiles
+        self.signInPrompts = signInPrompts
     }
 
     /// The profiles sorted by name, for stable listings.

@@ -54,7 +54,7 @@ private struct Validator {
     let environment: [String: String]
 
     func configuration(from root: TOMLTable) throws(ConfigurationError) -> Configuration {
-        try rejectUnknownKeys(in: root, at: [], allowed: ["default_profile", "profiles"])
+        try rejectUnknownKeys(in: root, at: [], allowed: ["default_profile", "desktop", "profiles"])
         var profiles: [String: Profile] = [:]
         if let value = root["profiles"] {
             let table = try self.table(value, at: ["profiles"])
@@ -81,6 +81,14 @@ private struct Validator {
                 throw error(at: ["default_profile"], "default_profile \"\(name)\" is not a configured profile")
             }
             configuration.defaultProfile = name
+        }
+        if let value = root["desktop"] {
+            let desktop = try table(value, at: ["desktop"])
+            try rejectUnknownKeys(in: desktop, at: ["desktop"], allowed: ["sign_in_prompts"])
+            if let prompts = desktop["sign_in_prompts"] {
+                guard let enabled = prompts.bool else { throw typeError(prompts, at: ["desktop", "sign_in_prompts"], expected: "a boolean") }
+                configuration.signInPrompts = enabled
+            }
         }
         return configuration
     }

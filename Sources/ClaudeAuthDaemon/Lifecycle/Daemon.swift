@@ -111,10 +111,21 @@ public struct Daemon: Sendable {
         case .success: break
         case .failure(let error): logger.debug("no system bus: resume signals not watched", metadata: ["error": "\(error)"])
         }
+        let (busEvents, busEventSink) = AsyncStream.makeStream(of: NotificationBus.Event.self)
+        let desktop: NotificationBus?
+        switch NotificationBus.connect(events: { busEventSink.yield($0) }) {
+        case .success(let bus): desktop = bus
+        case .failure(let error):
+            desktop = nil
+            logger.debug("no session bus: no desktop sign-in prompts", metadata: ["error": "\(error)"])
+        }
+        let (loginEvents, loginEventSink) = AsyncStream.makeStream(of: OAuthSessions.LoginEvent.self)
         let stateDirectory = DefaultPaths.stateDirectory(environment: options.environment)
+        let hasDesktop = desktop != nil
         let sessions = OAuthSessions(
             store: CredentialStore(stateDirectory: stateDirectory), environment: options.environment,
-            dependencies: .init(refresh: tokenEndpoint.refresh), logger: logger, changed: wake)
+            dependencies: .init(refresh: tokenEndpoint.refresh), logger: logger, changed: wake,
+            loginEvents: { event in if hasDesktop { loginEventSink.yield(event) } })
         let credentials = CredentialService(
             configuration: configuration, configPath: configPath, environment: options.environment,
             stateDirectory: stateDirectory, sessions: sessions, logger: logger)
@@ -131,13 +142,27 @@ public struct Daemon: Sendable {
             status: credentials.summary,
             logger: logger
         )
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
+            .init(service: server, successTerminationBehavior: .gracefullyShutdownGroup),
+            .init(service: ConfigReloader(credentials: credentials, notifier: notifier)),
+            .init(service: RefreshScheduler(sessions: sessions, wakeups: wakeups, arm: { timer.arm(at: $0) })),
+        ]
+        if let desktop {
+            let prompts = SignInPrompts(
+                bus: desktop, busEvents: busEvents, loginEvents: loginEvents, enabled: { credentials.signInPrompts },
+                startLogin: { profile throws(ServiceError) in
+                    let oauth = try credentials.oauthSettings(for: profile)
+                    return try await logins.start(profile: oauth.profile, settings: oauth.settings, clientSecret: oauth.clientSecret).authorizeURL
+                },
+                // In its sandbox the daemon asks the user manager to run the opener, so the browser does not inherit it.
+                opener: options.environment["INVOCATION_ID"] == nil ? ["xdg-open"] : ["systemd-run", "--user", "--quiet", "--collect", "--", "xdg-open"],
+                openerEnvironment: SignInPrompts.desktopEnvironment(of: options.environment),
+                logger: logger)
+            services.append(.init(service: prompts))
+        }
         let group = ServiceGroup(
             configuration: .init(
-                services: [
-                    .init(service: server, successTerminationBehavior: .gracefullyShutdownGroup),
-                    .init(service: ConfigReloader(credentials: credentials, notifier: notifier)),
-                    .init(service: RefreshScheduler(sessions: sessions, wakeups: wakeups, arm: { timer.arm(at: $0) })),
-                ],
+                services: services,
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger
             ))

@@ -21,6 +21,14 @@ final class OAuthSessions: Sendable {
         var refresh: @Sendable (_ refreshToken: Secret, _ settings: OAuthSettings, _ clientSecret: Secret?) async -> Result<TokenSet, TokenEndpointFailure>
     }
 
+    /// A change in whether a profile needs a login: what the desktop's sign-in prompts follow.
+    enum LoginEvent: Sendable, Equatable {
+        /// Nothing can be served until a login: no tokens were found at start, or the server refused the refresh token.
+        case needed(profile: String, reason: String)
+        /// The profile logged in, logged out, or left the configuration: an earlier need is over.
+        case settled(profile: String)
+    }
+
     /// What a refresh request found.
     enum RefreshOutcome: Sendable, Equatable {
         /// It ran or joined a refresh, successful or not.
@@ -52,13 +60,18 @@ final class OAuthSessions: Sendable {
     private let logger: Logger
     /// Tells the scheduler that a deadline may have moved.
     private let changed: @Sendable () -> Void
+    private let loginEvents: @Sendable (LoginEvent) -> Void
 
-    init(store: CredentialStore, environment: [String: String], dependencies: Dependencies, logger: Logger, changed: @escaping @Sendable () -> Void) {
+    init(
+        store: CredentialStore, environment: [String: String], dependencies: Dependencies, logger: Logger,
+        changed: @escaping @Sendable () -> Void, loginEvents: @escaping @Sendable (LoginEvent) -> Void = { _ in }
+    ) {
         self.store = store
         self.environment = environment
         self.dependencies = dependencies
         self.logger = logger
         self.changed = changed
+        self.loginEvents = loginEvents
     }
 
     /// Takes the configured `oauth` profiles: a new profile's tokens are read from the store, a profile whose
@@ -85,6 +98,18 @@ final class OAuthSessions: Sendable {
                 }
             }
             state.sessions = sessions
+        }
+        // A profile removed, or now naming another login, ends whatever need it had.
+        let configured = Set(oauth.map(\.0))
+        for name in known.keys.sorted() where loaded[name] != nil || !configured.contains(name) {
+            loginEvents(.settled(profile: name))
+        }
+        for (name, machine) in loaded.sorted(by: { $0.key < $1.key }) {
+            switch machine.phase {
+            case .loggedOut: loginEvents(.needed(profile: name, reason: "not logged in"))
+            case .loginRequired(let reason): loginEvents(.needed(profile: name, reason: reason))
+            case .active: break
+            }
         }
         changed()
     }
@@ -182,6 +207,7 @@ final class OAuthSessions: Sendable {
                 state.sessions[profile] = session
             }
         }
+        loginEvents(.settled(profile: profile))
         changed()
     }
 
@@ -202,6 +228,7 @@ final class OAuthSessions: Sendable {
             return held
         }
         logger.info("logged out", metadata: ["profile": "\(profile)", "event": "logout"])
+        loginEvents(.settled(profile: profile))
         changed()
         return held
     }
@@ -323,11 +350,9 @@ final class OAuthSessions: Sendable {
                 logger.info("refreshed tokens", metadata: metadata)
             case .failure(let failure):
                 if failure.kind == .permanent {
-                    let record = StoredCredential(
-                        identity: identity, profile: profile,
-                        loginRequired: "the authorization server refused the refresh token (\(failure.code ?? "invalid_grant")) at \(now)",
-                        storedAt: now)
-                    try? save(record, profile: profile)
+                    let reason = "the authorization server refused the refresh token (\(failure.code ?? "invalid_grant")) at \(now)"
+                    try? save(StoredCredential(identity: identity, profile: profile, loginRequired: reason, storedAt: now), profile: profile)
+                    loginEvents(.needed(profile: profile, reason: reason))
                 }
                 let machine = state.withLock { state -> RefreshStateMachine? in
                     state.sessions[profile]?.inFlight = nil
