@@ -49,11 +49,19 @@ struct ConfigurationLoaderTests {
         #expect(configuration.sortedProfiles.map(\.name) == ["api", "file", "stored.one"])
     }
 
-    @Test("an empty document: no profiles, default profile named default")
+    @Test("an empty document: no profiles, default profile named default, sign-in prompts on")
     func empty() throws {
         let configuration = try parse("")
         #expect(configuration.profiles.isEmpty)
         #expect(configuration.defaultProfile == "default")
+        #expect(configuration.signInPrompts)
+    }
+
+    @Test("[desktop] sign_in_prompts turns the desktop's sign-in prompts off")
+    func desktop() throws {
+        #expect(try parse("[desktop]\nsign_in_prompts = false\n").signInPrompts == false)
+        #expect(try parse("[desktop]\nsign_in_prompts = true\n").signInPrompts)
+        #expect(try parse("[desktop]\n").signInPrompts)
     }
 
     @Test(
@@ -72,6 +80,9 @@ struct ConfigurationLoaderTests {
             ("[profiles.a]\nkind = \"api-key\"\nheaders = { \"bad header\" = \"v\" }\n", 3, "header \"bad header\" is not a valid"),
             ("[profiles.a]\nkind = \"api-key\"\nheaders = { \"h\" = \"a\\nb\" }\n", 3, "header \"h\" is not a valid"),
             ("[profiles.a]\nkind = \"oauth\"\n", 1, "oauth profile \"a\" needs client_id"),
+            ("[desktop]\nsign_in_prompts = \"no\"\n", 2, "desktop.sign_in_prompts must be a boolean, not a string"),
+            ("[desktop]\nprompts = false\n", 2, "unknown key \"prompts\" in [desktop]"),
+            ("desktop = 1\n", 1, "desktop must be a table, not an integer"),
         ])
     func located(text: String, line: Int, message: String) {
         let error = error(text)

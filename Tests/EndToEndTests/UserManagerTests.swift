@@ -1,3 +1,4 @@
+import ClaudeAuthAPI
 import Foundation
 import Testing
 
@@ -12,13 +13,14 @@ struct UserManagerTests {
 
     /// Installs the staged tree, writes a configuration with a key file and a stored-key profile, and does
     /// what `make install` does under a user manager: daemon-reload, enable --now the socket.
-    private func install(_ container: UserManagerContainer) throws {
+    private func install(_ container: UserManagerContainer, profiles extra: String = "") throws {
         try container.installStagedTree()
         try container.mustAsUser(
             """
             mkdir -p -m 0700 ~/.config/claude-auth && umask 077 && cat > ~/.config/claude-auth/key && \
             printf '%s\\n' '[profiles.default]' 'kind = "api-key"' 'key_file = "~/.config/claude-auth/key"' \
-              '[profiles.stored]' 'kind = "api-key"' > ~/.config/claude-auth/config.toml
+              '[profiles.stored]' 'kind = "api-key"' > ~/.config/claude-auth/config.toml && \
+            printf '%s' '\(extra)' >> ~/.config/claude-auth/config.toml
             """, stdin: Self.key)
         try container.mustAsUser("systemctl --user daemon-reload && systemctl --user enable --now claude-authd.socket")
     }
@@ -113,5 +115,39 @@ struct UserManagerTests {
         let log = try container.mustAsUser("journalctl --user -u claude-authd.service --no-pager -o cat")
         #expect(log.contains("Watchdog timeout"))
         #expect(try container.mustAsUser("claude-auth header --profile stored") .hasPrefix("x-api-key: \(Self.storedKey)\n"))
+    }
+
+    @Test("the hardened service reaches the token endpoint, the login listener and the user bus")
+    func oauthInTheSandbox() throws {
+        let port = try freePort()
+        let server = try GlewlwydServer(redirectPorts: [port])
+        let container = try UserManagerContainer(privateNetwork: false)
+        try install(container, profiles: server.profile("work", redirectPort: port))
+        #expect(try container.mustAsUser("claude-auth header").hasPrefix("x-api-key: \(Self.key)\n"))
+
+        // No tokens at start: the daemon asks the desktop over the user bus, which answers that no
+        // notification server is running in this container (there is no desktop).
+        let asked = try waitUntil(10, every: 100_000) {
+            try container.mustAsUser("journalctl --user -u claude-authd.service --no-pager -o cat").contains("cannot show the sign-in prompt")
+        }
+        #expect(asked)
+        let log = try container.mustAsUser("journalctl --user -u claude-authd.service --no-pager -o cat")
+        #expect(log.contains("org.freedesktop.DBus.Error.ServiceUnknown"), "\(log)")
+
+        // A PKCE login through the socket API; the browser (on the host) lands on the daemon's listener.
+        let answer = try container.mustAsUser(
+            #"curl -sS --unix-socket "$XDG_RUNTIME_DIR/claude-auth/socket" -X POST -d '{"profile":"work"}' http://localhost/v1/login"#)
+        let ticket = try JSONDecoder.api().decode(LoginTicketResponse.self, from: Data(answer.utf8))
+        let landing = try server.signIn(ticket.authorizeURL)
+        #expect(try runCommand(which("curl")!, ["-sS", "-4", "-f", "-o", "/dev/null", landing], environment: [:]).status == 0)
+        let token = try container.mustAsUser("claude-auth token --profile work").trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(try server.accepts(token))
+
+        // A refresh from inside the sandbox, written to the state directory.
+        try container.mustAsUser("claude-auth refresh --profile work")
+        let refreshed = try container.mustAsUser("claude-auth token --profile work").trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(refreshed != token)
+        #expect(try server.accepts(refreshed))
+        #expect(try container.mustAsUser("stat -c %a ~/.local/state/claude-auth/credentials/*") == "600\n")
     }
 }

@@ -32,8 +32,9 @@ final class UserManagerContainer {
     /// The container's PID 1, as the host sees it.
     let initPID: Int32
 
-    /// Boots the container and waits (bounded) until alice's user manager is running.
-    init() throws {
+    /// Boots the container and waits (bounded) until alice's user manager is running. Without a private
+    /// network it shares the host's, so the daemon inside can reach servers the test runs on loopback.
+    init(privateNetwork: Bool = true) throws {
         let rootfs = try Self.rootFileSystem()
         console = "/tmp/nspawn-\(UUID().uuidString.prefix(8)).log"
         let output = try openOutput(console)
@@ -46,8 +47,8 @@ final class UserManagerContainer {
         environment["SYSTEMD_NSPAWN_UNIFIED_HIERARCHY"] = "1"
         let nspawn = try ChildProcess(
             which("systemd-nspawn")!,
-            ["--boot", "-D", rootfs, "--volatile=overlay", "--register=no", "--keep-unit", "--private-network",
-             "--link-journal=no", "--console=pipe", "--bind-ro=\(Self.stageDirectory!):/stage"],
+            ["--boot", "-D", rootfs, "--volatile=overlay", "--register=no", "--keep-unit", "--link-journal=no",
+             "--console=pipe", "--bind-ro=\(Self.stageDirectory!):/stage"] + (privateNetwork ? ["--private-network"] : []),
             environment: environment, stdin: null, stdout: output, stderr: output)
         self.nspawn = nspawn
         var found: Int32?
