@@ -27,8 +27,8 @@ struct SocketServer: Service {
 
     func run() async throws {
         let server = try await bind()
-        notifier.ready(status: status())
         logger.info("serving the socket API", metadata: ["event": "ready"])
+        notifier.ready(status: status())
         let active = ConnectionCount()
         try await withGracefulShutdownHandler {
             try await withThrowingDiscardingTaskGroup { group in
