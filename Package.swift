@@ -78,7 +78,13 @@ let package = Package(
         .executableTarget(name: "claude-auth-load", path: "Benchmarks/LoadGenerator"),
         .testTarget(name: "ClaudeAuthCoreTests", dependencies: ["ClaudeAuthCore"]),
         .testTarget(name: "ClaudeAuthClientTests", dependencies: ["ClaudeAuthClient"]),
-        .testTarget(name: "ClaudeAuthDaemonTests", dependencies: ["ClaudeAuthDaemon"]),
+        .testTarget(
+            name: "ClaudeAuthDaemonTests",
+            dependencies: [
+                "ClaudeAuthDaemon",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]),
         // Test support in C: the GNU spawn and pipe calls the harness needs.
         .target(name: "CTestSupport", path: "Tests/CTestSupport"),
         .testTarget(
