@@ -47,7 +47,10 @@ final class UserManagerContainer {
         environment["SYSTEMD_NSPAWN_UNIFIED_HIERARCHY"] = "1"
         let nspawn = try ChildProcess(
             which("systemd-nspawn")!,
-            ["--boot", "-D", rootfs, "--volatile=overlay", "--register=no", "--keep-unit", "--link-journal=no",
+            // A machine name of its own: nspawn keeps per-machine state under /run/systemd/nspawn, which a
+            // container still shutting down would share with the next one.
+            ["--boot", "-D", rootfs, "--machine=ca-\(UUID().uuidString.prefix(8).lowercased())", "--volatile=overlay",
+             "--register=no", "--keep-unit", "--link-journal=no",
              "--console=pipe", "--bind-ro=\(Self.stageDirectory!):/stage"] + (privateNetwork ? ["--private-network"] : []),
             environment: environment, stdin: null, stdout: output, stderr: output)
         self.nspawn = nspawn
@@ -62,13 +65,15 @@ final class UserManagerContainer {
             throw HarnessError(description: "the container did not start")
         }
         initPID = found
-        let booted = try waitUntil(90, every: 200_000) {
-            let state = try asUser("systemctl --user is-system-running").stdout
+        var state = ""
+        let booted = try waitUntil(120, every: 200_000) {
+            state = try asUser("systemctl --user is-system-running").stdout
             return state.hasPrefix("running") || state.hasPrefix("degraded")
         }
         guard booted else {
+            let system = (try? runCommand(which("nsenter")!, ["-t", "\(initPID)", "-a", "systemctl", "list-jobs", "--no-pager"], environment: [:]))?.stdout ?? ""
             stop()
-            throw HarnessError(description: "alice's user manager did not come up; the console:\n\(consoleLog())")
+            throw HarnessError(description: "alice's user manager did not come up (\(state)); the system's jobs:\n\(system)\nthe console:\n\(consoleLog())")
         }
     }
 
