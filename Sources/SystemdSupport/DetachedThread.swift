@@ -2,7 +2,7 @@
 import Glibc
 #endif
 
-/// A detached POSIX thread for a loop that blocks in a system call (`poll`, `sd_bus_wait`), so it never holds one
+/// A detached POSIX thread for a loop that blocks in a system call (`poll`, `read`), so it never holds one
 /// of the few threads Swift concurrency and the event loops share.
 public enum DetachedThread {
     private final class Body {

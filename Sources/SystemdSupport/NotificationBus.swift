@@ -1,5 +1,4 @@
 import CSystemd
-import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -10,7 +9,7 @@ import Glibc
 ///
 /// One connection, used only by its own thread: calls are queued to it and answered through callbacks;
 /// the server's `ActionInvoked` and `NotificationClosed` signals arrive through `events`.
-public final class NotificationBus: @unchecked Sendable {
+public final class NotificationBus: Sendable {
     /// A signal from the notification server.
     public enum Event: Sendable, Equatable {
         /// The user chose `action` on notification `id`.
@@ -35,66 +34,33 @@ public final class NotificationBus: @unchecked Sendable {
         }
     }
 
-    private typealias Job = @Sendable (OpaquePointer) -> Void
-
-    private let bus: OpaquePointer
+    private let connection: BusConnection
     private let events: @Sendable (Event) -> Void
-    private let jobs = Mutex<[Job]>([])
-    /// A pipe whose read end the thread polls beside the bus, so queued calls wake it.
-    private let wakeRead: Int32
-    private let wakeWrite: Int32
 
     /// Connects to the session bus (`DBUS_SESSION_BUS_ADDRESS`, else `$XDG_RUNTIME_DIR/bus`) and starts the
     /// connection's thread; fails when there is no session bus, with the reason.
     public static func connect(events: @escaping @Sendable (Event) -> Void) -> Result<NotificationBus, BusError> {
-        var bus: OpaquePointer?
-        let opened = sd_bus_open_user(&bus)
-        guard opened >= 0, let bus else { return .failure(BusError(call: "sd_bus_open_user", code: opened)) }
-        var pipe: [Int32] = [0, 0]
-        guard Glibc.pipe(&pipe) == 0 else {
-            sd_bus_unref(bus)
-            return .failure(BusError(call: "pipe", code: -errno))
-        }
-        for fd in pipe {
-            _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
-            _ = fcntl(fd, F_SETFL, O_NONBLOCK)
-        }
-        let connection = NotificationBus(bus: bus, wake: (pipe[0], pipe[1]), events: events)
-        let context = Unmanaged.passUnretained(connection).toOpaque()
-        for member in ["ActionInvoked", "NotificationClosed"] {
-            let matched = sd_bus_match_signal(
-                bus, nil, nil, "/org/freedesktop/Notifications", "org.freedesktop.Notifications", member,
-                { message, context, _ in
-                    guard let message else { return 0 }
-                    Unmanaged<NotificationBus>.fromOpaque(context!).takeUnretainedValue().received(message)
-                    return 0
-                }, context)
-            guard matched >= 0 else {
-                sd_bus_unref(bus)
-                return .failure(BusError(call: "sd_bus_match_signal", code: matched))
+        BusConnection.open(.user).flatMap { connection in
+            let notifications = NotificationBus(connection: connection, events: events)
+            for member in ["ActionInvoked", "NotificationClosed"] {
+                let matched = connection.match(path: "/org/freedesktop/Notifications", interface: "org.freedesktop.Notifications", member: member) {
+                    [weak notifications] in notifications?.received($0)
+                }
+                if case .failure(let error) = matched { return .failure(error) }
             }
+            return connection.start().map { notifications }
         }
-        // The connection lives as long as the process: its thread holds it.
-        let retained = Unmanaged.passRetained(connection)
-        guard DetachedThread.start({ retained.takeUnretainedValue().loop() }) else {
-            retained.release()
-            return .failure(BusError(call: "pthread_create", code: -EAGAIN))
-        }
-        return .success(connection)
     }
 
-    private init(bus: OpaquePointer, wake: (Int32, Int32), events: @escaping @Sendable (Event) -> Void) {
-        self.bus = bus
-        (wakeRead, wakeWrite) = wake
+    private init(connection: BusConnection, events: @escaping @Sendable (Event) -> Void) {
+        self.connection = connection
         self.events = events
     }
 
     /// Shows `notification` until the user acts on it or dismisses it; `reply` gets its id.
     public func notify(_ notification: Notification, reply: @escaping @Sendable (Result<UInt32, BusError>) -> Void) {
-        submit { bus in
-            let call = MethodCall(
-                bus: bus, destination: "org.freedesktop.Notifications", path: "/org/freedesktop/Notifications",
-                interface: "org.freedesktop.Notifications", member: "Notify")
+        connection.submit { bus in
+            let call = MethodCall.notifications(bus, "Notify")
             call.append(notification.appName)
             call.append(UInt32(0))  // replaces no earlier notification
             call.append("dialog-password")
@@ -106,7 +72,7 @@ public final class NotificationBus: @unchecked Sendable {
             call.send { result in
                 reply(result.flatMap { message in
                     var id: UInt32 = 0
-                    let read = sd_bus_message_read_basic(message, Self.type("u"), &id)
+                    let read = sd_bus_message_read_basic(message, BusConnection.type("u"), &id)
                     return read > 0 ? .success(id) : .failure(BusError(call: "Notify", code: read < 0 ? read : -EBADMSG))
                 })
             }
@@ -115,10 +81,8 @@ public final class NotificationBus: @unchecked Sendable {
 
     /// Withdraws notification `id`.
     public func close(id: UInt32) {
-        submit { bus in
-            let call = MethodCall(
-                bus: bus, destination: "org.freedesktop.Notifications", path: "/org/freedesktop/Notifications",
-                interface: "org.freedesktop.Notifications", member: "CloseNotification")
+        connection.submit { bus in
+            let call = MethodCall.notifications(bus, "CloseNotification")
             call.append(id)
             call.send { _ in }
         }
@@ -126,7 +90,7 @@ public final class NotificationBus: @unchecked Sendable {
 
     /// Asks the desktop portal to open `uri` in the user's browser; fails when there is no portal.
     public func openURI(_ uri: String, reply: @escaping @Sendable (Result<Void, BusError>) -> Void) {
-        submit { bus in
+        connection.submit { bus in
             let call = MethodCall(
                 bus: bus, destination: "org.freedesktop.portal.Desktop", path: "/org/freedesktop/portal/desktop",
                 interface: "org.freedesktop.portal.OpenURI", member: "OpenURI")
@@ -137,56 +101,18 @@ public final class NotificationBus: @unchecked Sendable {
         }
     }
 
-    private func submit(_ job: @escaping Job) {
-        jobs.withLock { $0.append(job) }
-        var byte: UInt8 = 1
-        _ = write(wakeWrite, &byte, 1)
-    }
-
     private func received(_ message: OpaquePointer) {
         var id: UInt32 = 0
-        guard sd_bus_message_read_basic(message, Self.type("u"), &id) > 0 else { return }
+        guard sd_bus_message_read_basic(message, BusConnection.type("u"), &id) > 0 else { return }
         if sd_bus_message_is_signal(message, nil, "ActionInvoked") > 0 {
             var action: UnsafePointer<CChar>?
-            guard sd_bus_message_read_basic(message, Self.type("s"), &action) > 0, let action else { return }
+            guard sd_bus_message_read_basic(message, BusConnection.type("s"), &action) > 0, let action else { return }
             events(.actionInvoked(id: id, action: String(cString: action)))
         } else {
             var reason: UInt32 = 0
-            guard sd_bus_message_read_basic(message, Self.type("u"), &reason) > 0 else { return }
+            guard sd_bus_message_read_basic(message, BusConnection.type("u"), &reason) > 0 else { return }
             events(.closed(id: id, reason: reason))
         }
-    }
-
-    /// Runs queued calls, dispatches what the bus delivered, and sleeps in poll(2) until either has more.
-    private func loop() {
-        var drain = [UInt8](repeating: 0, count: 64)
-        while true {
-            for job in jobs.withLock({ jobs in defer { jobs.removeAll() }; return jobs }) { job(bus) }
-            var processed: Int32
-            repeat { processed = sd_bus_process(bus, nil) } while processed > 0
-            if processed < 0 { return }
-            let fd = sd_bus_get_fd(bus)
-            let events = sd_bus_get_events(bus)
-            guard fd >= 0, events >= 0 else { return }
-            var fds = [pollfd(fd: fd, events: Int16(events), revents: 0), pollfd(fd: wakeRead, events: Int16(POLLIN), revents: 0)]
-            let polled = poll(&fds, 2, pollTimeout())
-            if polled < 0 && errno != EINTR { return }
-            while read(wakeRead, &drain, drain.count) > 0 {}
-        }
-    }
-
-    /// Milliseconds until sd-bus next needs attention (a call's timeout), or -1 for none.
-    private func pollTimeout() -> Int32 {
-        var deadline: UInt64 = 0
-        guard sd_bus_get_timeout(bus, &deadline) >= 0, deadline != UInt64.max else { return -1 }
-        var now = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &now)
-        let current = UInt64(now.tv_sec) * 1_000_000 + UInt64(now.tv_nsec) / 1000
-        return deadline <= current ? 0 : Int32(clamping: (deadline - current + 999) / 1000)
-    }
-
-    fileprivate static func type(_ code: Unicode.Scalar) -> CChar {
-        CChar(UInt8(ascii: code))
     }
 }
 
@@ -195,6 +121,13 @@ private struct MethodCall {
     private let bus: OpaquePointer
     private let message: OpaquePointer?
     private let member: String
+
+    /// A call to the desktop's notification server.
+    static func notifications(_ bus: OpaquePointer, _ member: String) -> MethodCall {
+        MethodCall(
+            bus: bus, destination: "org.freedesktop.Notifications", path: "/org/freedesktop/Notifications",
+            interface: "org.freedesktop.Notifications", member: member)
+    }
 
     init(bus: OpaquePointer, destination: String, path: String, interface: String, member: String) {
         self.bus = bus
@@ -205,27 +138,27 @@ private struct MethodCall {
     }
 
     func append(_ string: String) {
-        _ = string.withCString { sd_bus_message_append_basic(message, NotificationBus.type("s"), $0) }
+        _ = string.withCString { sd_bus_message_append_basic(message, BusConnection.type("s"), $0) }
     }
 
     func append(_ value: UInt32) {
         var value = value
-        _ = sd_bus_message_append_basic(message, NotificationBus.type("u"), &value)
+        _ = sd_bus_message_append_basic(message, BusConnection.type("u"), &value)
     }
 
     func append(_ value: Int32) {
         var value = value
-        _ = sd_bus_message_append_basic(message, NotificationBus.type("i"), &value)
+        _ = sd_bus_message_append_basic(message, BusConnection.type("i"), &value)
     }
 
     func appendArray(_ strings: [String]) {
-        _ = sd_bus_message_open_container(message, NotificationBus.type("a"), "s")
+        _ = sd_bus_message_open_container(message, BusConnection.type("a"), "s")
         strings.forEach(append)
         _ = sd_bus_message_close_container(message)
     }
 
     func appendEmptyDictionary() {
-        _ = sd_bus_message_open_container(message, NotificationBus.type("a"), "{sv}")
+        _ = sd_bus_message_open_container(message, BusConnection.type("a"), "{sv}")
         _ = sd_bus_message_close_container(message)
     }
 
