@@ -53,7 +53,7 @@ struct UserManagerTests {
         let stored = try #require(try container.journal().first { $0["EVENT"] as? String == "key_stored" })
         #expect(stored["PROFILE"] as? String == "stored")
         #expect((stored["FINGERPRINT"] as? String)?.isEmpty == false)
-        #expect(try container.mustAsUser("journalctl --user -u claude-authd.service --no-pager -o cat").contains("stored-key") == false)
+        #expect(try container.journalText().contains("stored-key") == false)
 
         // reload re-reads the configuration: a third profile appears in the status line and serves.
         try container.mustAsUser(
@@ -112,7 +112,7 @@ struct UserManagerTests {
         }
         #expect(restarted)
         #expect(try container.property("NRestarts", of: "claude-authd.service") == "1")
-        let log = try container.mustAsUser("journalctl --user -u claude-authd.service --no-pager -o cat")
+        let log = try container.journalText()
         #expect(log.contains("Watchdog timeout"))
         #expect(try container.mustAsUser("claude-auth header --profile stored") .hasPrefix("x-api-key: \(Self.storedKey)\n"))
     }
@@ -128,10 +128,10 @@ struct UserManagerTests {
         // No tokens at start: the daemon asks the desktop over the user bus, which answers that no
         // notification server is running in this container (there is no desktop).
         let asked = try waitUntil(10, every: 100_000) {
-            try container.mustAsUser("journalctl --user -u claude-authd.service --no-pager -o cat").contains("cannot show the sign-in prompt")
+            try container.journalText().contains("cannot show the sign-in prompt")
         }
         #expect(asked)
-        let log = try container.mustAsUser("journalctl --user -u claude-authd.service --no-pager -o cat")
+        let log = try container.journalText()
         #expect(log.contains("org.freedesktop.DBus.Error.ServiceUnknown"), "\(log)")
 
         // A PKCE login through the socket API; the browser (on the host) lands on the daemon's listener.

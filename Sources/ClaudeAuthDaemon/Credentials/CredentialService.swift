@@ -178,12 +178,12 @@ final class CredentialService: Sendable {
         )
     }
 
-    /// A one-line summary for the service manager's `STATUS=`.
     /// Whether the configuration in force allows desktop sign-in prompts.
     var signInPrompts: Bool {
         state.withLock { $0.configuration.signInPrompts }
     }
 
+    /// A one-line summary for the service manager's `STATUS=`.
     func summary() -> String {
         let configuration = state.withLock { $0.configuration }
         let count = configuration.profiles.count

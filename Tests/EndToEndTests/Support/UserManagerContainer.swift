@@ -129,6 +129,11 @@ final class UserManagerContainer {
         try mustAsUser("systemctl --user show -P \(name) \(unit)").trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
+    /// The user journal's messages for `claude-authd.service`, one a line.
+    func journalText() throws -> String {
+        try mustAsUser("journalctl --user -u claude-authd.service --no-pager -o cat")
+    }
+
     /// The user journal's entries for `claude-authd.service`, as JSON objects.
     func journal() throws -> [[String: Any]] {
         try mustAsUser("journalctl --user -u claude-authd.service -o json --no-pager")
