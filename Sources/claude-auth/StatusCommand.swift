@@ -78,7 +78,7 @@ extension StatusCommand {
 
     /// A short duration: 42s, 5m, 3h12m, 2d4h.
     static func duration(_ seconds: Double) -> String {
-        let total = Int(seconds.rounded())
+        let total = Int(clampingSeconds: seconds)
         switch total {
         case ..<60: return "\(total)s"
         case ..<3600: return "\(total / 60)m"

@@ -53,6 +53,72 @@ struct CredentialStoreTests {
         #expect(try store.load(identity)?.apiKey == Secret("sk-2"))
     }
 
+    @Test("corrupt files moved aside in the same second keep every copy")
+    func corruptTwice() throws {
+        defer { try? FileManager.default.removeItem(atPath: state) }
+        let identity = CredentialIdentity.apiKey(profile: "api")
+        try store.save(StoredCredential(identity: identity, profile: "api", apiKey: Secret("sk-1"), storedAt: Date()))
+        let path = store.path(for: identity)
+        var asides: [String] = []
+        for copy in ["first", "second", "third"] {
+            try Data(copy.utf8).write(to: URL(fileURLWithPath: path))
+            #expect(chmod(path, 0o600) == 0)
+            do {
+                _ = try store.load(identity)
+            } catch .corrupt(_, let movedTo) {
+                asides.append(movedTo)
+            }
+        }
+        #expect(Set(asides).count == 3)
+        #expect(try asides.map { try String(contentsOfFile: $0, encoding: .utf8) } == ["first", "second", "third"])
+    }
+
+    @Test("a credential at the size limit is stored and read back; a larger one is refused before it is written")
+    func sizeLimit() throws {
+        defer { try? FileManager.default.removeItem(atPath: state) }
+        let identity = CredentialIdentity(canonical: "oauth\ntoken_url=https://idp/token\nclient_id=c\nscopes=")
+        let large = String(repeating: "t", count: TokenSet.maximumTokenLength)
+        let tokens = TokenSet(
+            accessToken: Secret(large), refreshToken: Secret(large), expiresAt: Date(timeIntervalSince1970: 1_900_000_000),
+            scopes: [String(repeating: "s", count: TokenSet.maximumScopeLength)], issuedAt: Date(timeIntervalSince1970: 1_800_000_000))
+        let credential = StoredCredential(identity: identity, profile: "work", tokens: tokens, storedAt: Date(timeIntervalSince1970: 1_800_000_000))
+        try store.save(credential)
+        #expect(try FileManager.default.attributesOfItem(atPath: store.path(for: identity))[.size] as? Int ?? 0 > 256 * 1024)
+        #expect(try store.load(identity) == credential)
+
+        let tooLarge = StoredCredential(identity: identity, profile: "work", apiKey: Secret(String(repeating: "k", count: CredentialStore.maximumFileSize)), storedAt: Date())
+        #expect(throws: FileError(path: store.path(for: identity), reason: .tooLarge(limit: CredentialStore.maximumFileSize))) {
+            try store.save(tooLarge)
+        }
+        #expect(try store.load(identity) == credential)
+    }
+
+    @Test("a stored expiry beyond ten years counts as passed, so the refresh token is used instead of serving it for ever")
+    func absurdStoredExpiry() throws {
+        defer { try? FileManager.default.removeItem(atPath: state) }
+        let identity = CredentialIdentity(canonical: "oauth\nabsurd")
+        let issued = Date(timeIntervalSince1970: 1_800_000_000)
+        let tokens = TokenSet(accessToken: Secret("at"), refreshToken: Secret("rt"), expiresAt: issued.addingTimeInterval(9.2e18), scopes: nil, issuedAt: issued)
+        try store.save(StoredCredential(identity: identity, profile: "work", tokens: tokens, storedAt: issued))
+        let loaded = try #require(try store.load(identity)?.tokens)
+        #expect(loaded.expiresAt == issued)
+        #expect(loaded.refreshToken == Secret("rt"))
+    }
+
+    @Test("a FIFO where a file is expected is refused at once, not waited on")
+    func fifo() throws {
+        defer { try? FileManager.default.removeItem(atPath: state) }
+        try FileIO.ensurePrivateDirectory(state)
+        let path = state + "/key"
+        #expect(mkfifo(path, 0o600) == 0)
+        #expect(throws: FileError(path: path, reason: .wrongType)) { try FileIO.readPrivate(path, limit: 1024) }
+        #expect(throws: FileError(path: path, reason: .wrongType)) { try FileIO.read(path, limit: 1024) }
+        let identity = CredentialIdentity.apiKey(profile: "api")
+        try FileIO.ensurePrivateDirectory(store.directory)
+        #expect(mkfifo(store.path(for: identity), 0o600) == 0)
+        #expect(throws: CredentialStoreError.file(FileError(path: store.path(for: identity), reason: .wrongType))) { try store.load(identity) }
+    }
+
     @Test("a file stored under another identity's name is refused as corrupt")
     func identityMismatch() throws {
         defer { try? FileManager.default.removeItem(atPath: state) }

@@ -244,6 +244,59 @@ struct TokenResponseParserTests {
         #expect(!failure.message.contains("at\""))
     }
 
+    @Test(
+        "absurd lifetimes are refused, in either form, and never trap",
+        arguments: [
+            #"{"access_token":"at","expires_in":"9223372036854775807"}"#,
+            #"{"access_token":"at","expires_in":"99999999999999999999999"}"#,
+            #"{"access_token":"at","expires_in":9223372036854775807}"#,
+            #"{"access_token":"at","expires_in":1e308}"#,
+            #"{"access_token":"at","expires_in":315360001}"#,
+        ])
+    func absurdLifetime(body: String) {
+        guard case .failure(let failure) = parse(200, body) else {
+            Issue.record("accepted \(body)")
+            return
+        }
+        #expect(failure.kind == .transient)
+        #expect(failure.message.contains("expires_in") && failure.message.contains("refused") || failure.message.contains("non-negative"), "\(failure.message)")
+    }
+
+    @Test("ten years is the longest lifetime taken")
+    func longestLifetime() throws {
+        #expect(try parse(200, #"{"access_token":"at","expires_in":"315360000"}"#).get().expiresAt == now.addingTimeInterval(315_360_000))
+    }
+
+    @Test("tokens up to 128 KiB are taken, larger ones refused with their size")
+    func tokenSizes() throws {
+        let largest = String(repeating: "a", count: TokenSet.maximumTokenLength)
+        #expect(try parse(200, #"{"access_token":"\#(largest)","refresh_token":"\#(largest)"}"#).get().accessToken == Secret(largest))
+        for (field, body) in [
+            ("access_token", #"{"access_token":"\#(largest)b"}"#), ("refresh_token", #"{"access_token":"at","refresh_token":"\#(largest)b"}"#),
+        ] {
+            guard case .failure(let failure) = parse(200, body) else {
+                Issue.record("accepted a \(field) over the limit")
+                continue
+            }
+            #expect(failure.message.contains("\(field) is 131073 bytes"), "\(failure.message)")
+        }
+    }
+
+    @Test("an error_description is quoted bounded and printable, never with a token the daemon holds")
+    func errorDescription() {
+        let text = "bad\u{1B}[31m " + String(repeating: "x", count: 300)
+        guard case .failure(let failure) = parse(400, #"{"error":"invalid_grant","error_description":"\#(text)"}"#) else {
+            Issue.record("accepted an error")
+            return
+        }
+        #expect(!failure.message.contains("\u{1B}"))
+        #expect(failure.message.count < 300)
+        let held = Secret("rt-0123456789abcdef")
+        #expect(ServerText.excerpt("refresh token rt-0123456789abcdef is revoked", hiding: [held]) == "refresh token [redacted] is revoked")
+        #expect(ServerText.excerpt("token 'rt-0123456789' unknown", hiding: [held]) == "token '[redacted]' unknown")
+        #expect(ServerText.excerpt("expired (see docs)", hiding: [held]) == "expired (see docs)")
+    }
+
     @Test("error answers: permanent for dead grants, transient for the server's trouble")
     func errors() {
         func failure(_ status: Int, _ body: String, retryAfter: String? = nil) -> TokenEndpointFailure? {
@@ -259,5 +312,21 @@ struct TokenResponseParserTests {
         #expect(failure(429, "", retryAfter: "30") == TokenEndpointFailure(kind: .transient, message: "the token endpoint answered 429 with an empty body", retryAfter: 30))
         #expect(failure(503, "<html>down</html>")?.message == "the token endpoint answered 503 with HTML, not JSON (17 bytes)")
         #expect(failure(500, #"{"error":"server_error"}"#)?.kind == .transient)
+    }
+}
+
+@Suite("PastedCode")
+struct PastedCodeTests {
+    @Test("a bare code, code#state, and a redirect URL with or without a fragment")
+    func forms() {
+        #expect(PastedCode.parameters("  abc\n") == ["code": "abc"])
+        #expect(PastedCode.parameters("abc#xyz") == ["code": "abc", "state": "xyz"])
+        #expect(PastedCode.parameters("http://localhost:8089/callback?code=a%2Fb&state=s#frag") == ["code": "a/b", "state": "s"])
+        #expect(PastedCode.parameters("http://localhost/callback?error=access_denied") == ["error": "access_denied"])
+    }
+
+    @Test("malformed pastes that once killed the daemon yield no code, and never trap", arguments: ["?#", "x?#", "a?##", "?", "#", "##", "?&&=", "?=%", "?code=%zz", "", " \n "])
+    func malformed(text: String) {
+        #expect(PastedCode.parameters(text)["code"]?.isEmpty ?? true)
     }
 }

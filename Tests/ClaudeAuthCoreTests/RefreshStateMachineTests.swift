@@ -196,6 +196,24 @@ struct RefreshStateMachineTests {
         #expect(failing.isDue(now: due.addingTimeInterval(-10)))
     }
 
+    @Test("a clock behind the issue time does not lift the backoff: a failing endpoint is tried 0, 0.5 and 1.5 s in, not in a loop")
+    func backoffBeforeIssueTime() {
+        // Tokens stored with an issue time an hour ahead of the clock (the clock was set back), endpoint answering 500.
+        var machine = RefreshStateMachine(policy: policy)
+        machine.install(tokens(lifetime: 8 * 3600, at: start.addingTimeInterval(3600)), jitter: 0.5)
+        var attempts: [TimeInterval] = []
+        for step in 0..<3000 {
+            let now = start.addingTimeInterval(Double(step) / 1000)
+            for trigger in [RefreshStateMachine.Trigger.scheduled, .onDemand] where machine.beginRefresh(trigger, now: now) != nil {
+                attempts.append(now.timeIntervalSince(start))
+                machine.refreshFailed(TokenEndpointFailure(kind: .transient, message: "500"), now: now, jitter: 0)
+            }
+            if case .refresh = machine.decide(now: now) { Issue.record("a request would wait for a refresh during backoff at \(now)") }
+        }
+        #expect(attempts == [0, 0.5, 1.5])
+        #expect(machine.decide(now: start.addingTimeInterval(3)) == .serve(tokens(lifetime: 8 * 3600, at: start.addingTimeInterval(3600))))
+    }
+
     @Test("single flight: while one refresh runs no other starts, and requests wait for it")
     func singleFlight() {
         var machine = machine(lifetime: 10)

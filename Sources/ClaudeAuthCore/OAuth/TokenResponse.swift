@@ -36,6 +36,14 @@ public struct TokenSet: Sendable, Equatable, Codable {
 }
 
 extension TokenSet {
+    /// The longest access or refresh token accepted: ample for any JWT, and small enough that a credential
+    /// file always stays within ``CredentialStore/maximumFileSize``, so what was served can be read back.
+    public static let maximumTokenLength = 128 * 1024
+    /// The longest `scope` accepted, for the same reason.
+    public static let maximumScopeLength = 16 * 1024
+    /// The longest access-token lifetime accepted (ten years); a longer `expires_in` is refused as nonsense.
+    public static let maximumLifetime: TimeInterval = 10 * 365 * 86400
+
     /// These tokens from a refresh, keeping `previous` when the server sent no new refresh token (RFC 6749 §6).
     public func keepingRefreshToken(_ previous: Secret) -> TokenSet {
         var tokens = self
@@ -101,6 +109,7 @@ public enum TokenResponseParser {
         guard case .string(let accessToken) = access, isTokenText(accessToken) else {
             return invalid("access_token must be a non-empty string of visible characters, not \(access.typeName)")
         }
+        guard accessToken.utf8.count <= TokenSet.maximumTokenLength else { return tooLong("access_token", accessToken, limit: TokenSet.maximumTokenLength) }
         switch fields["token_type"] {
         case nil:
             break
@@ -116,6 +125,7 @@ public enum TokenResponseParser {
         case nil, .null?, .string("")?:
             break
         case .string(let token)? where isTokenText(token):
+            guard token.utf8.count <= TokenSet.maximumTokenLength else { return tooLong("refresh_token", token, limit: TokenSet.maximumTokenLength) }
             refreshToken = Secret(token)
         case let other?:
             return invalid("refresh_token must be a string of visible characters, not \(other.typeName)")
@@ -124,10 +134,17 @@ public enum TokenResponseParser {
         switch fields["expires_in"] {
         case nil, .null?:
             break
-        case .number(let seconds)? where seconds >= 0 && seconds < 1e10:
+        case .number(let seconds)?:
+            guard seconds >= 0 else { return invalid("expires_in must be a non-negative number, not \(seconds)") }
+            guard seconds <= TokenSet.maximumLifetime else { return absurdLifetime("\(seconds)") }
             expiresAt = receivedAt.addingTimeInterval(seconds)
-        case .string(let text)? where Int(text).map { $0 >= 0 } == true:
-            expiresAt = receivedAt.addingTimeInterval(TimeInterval(Int(text)!))
+        case .string(let text)?:
+            // Some servers send the number as a string.
+            guard let seconds = Int(text.prefix(32)), seconds >= 0 else {
+                return invalid("expires_in must be a non-negative number, not the string \"\(ServerText.excerpt(text, limit: 32))\"")
+            }
+            guard TimeInterval(seconds) <= TokenSet.maximumLifetime else { return absurdLifetime(text) }
+            expiresAt = receivedAt.addingTimeInterval(TimeInterval(seconds))
         case let other?:
             return invalid("expires_in must be a non-negative number, not \(other.typeName)")
         }
@@ -136,6 +153,7 @@ public enum TokenResponseParser {
         case nil, .null?:
             break
         case .string(let text)?:
+            guard text.utf8.count <= TokenSet.maximumScopeLength else { return tooLong("scope", text, limit: TokenSet.maximumScopeLength) }
             scopes = text.split(separator: " ").map(String.init)
         case let other?:
             return invalid("scope must be a string, not \(other.typeName)")
@@ -151,8 +169,8 @@ public enum TokenResponseParser {
         var detail = ""
         if case .object(let fields)? = document, case .string(let error)? = fields["error"] {
             code = String(error.prefix(64))
-            detail = ": \(printable(error))"
-            if case .string(let description)? = fields["error_description"] { detail += " (\(printable(description)))" }
+            detail = ": \(ServerText.excerpt(error, limit: 200))"
+            if case .string(let description)? = fields["error_description"] { detail += " (\(ServerText.excerpt(description, limit: 200)))" }
         }
         let message = "the token endpoint answered \(status)\(detail.isEmpty ? " with \(describe(body))" : detail)"
         switch status {
@@ -167,6 +185,14 @@ public enum TokenResponseParser {
         default:
             return TokenEndpointFailure(kind: .transient, code: code, message: message)
         }
+    }
+
+    private static func tooLong(_ field: String, _ text: String, limit: Int) -> Result<TokenSet, TokenEndpointFailure> {
+        invalid("\(field) is \(text.utf8.count) bytes, more than the \(limit / 1024) KiB this daemon stores")
+    }
+
+    private static func absurdLifetime(_ text: String) -> Result<TokenSet, TokenEndpointFailure> {
+        invalid("expires_in \(ServerText.excerpt(text, limit: 32)) s is more than \(Int(TokenSet.maximumLifetime / 86400)) days: refused")
     }
 
     private static func invalid(_ message: String) -> Result<TokenSet, TokenEndpointFailure> {
@@ -188,10 +214,5 @@ public enum TokenResponseParser {
 
     private static func isTokenText(_ text: String) -> Bool {
         !text.isEmpty && text.utf8.allSatisfy { $0 > 0x20 && $0 < 0x7F }
-    }
-
-    /// Server-provided text, cut short and without control characters.
-    private static func printable(_ text: String) -> String {
-        String(text.prefix(200).map { $0.isASCII && ($0.asciiValue! < 0x20 || $0.asciiValue! == 0x7F) ? " " : $0 })
     }
 }

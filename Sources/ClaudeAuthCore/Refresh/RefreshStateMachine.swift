@@ -3,6 +3,7 @@ import FoundationEssentials
 #else
 import Foundation
 #endif
+import ClaudeAuthAPI
 
 /// One OAuth profile's tokens and refresh timing (DESIGN §6), as a value driven by events and wall-clock instants.
 ///
@@ -121,7 +122,7 @@ public struct RefreshStateMachine: Sendable, Equatable {
                 return .fail(.loginRequired("the access token expired and the server issued no refresh token"))
             }
             let why = lastAttempt?.message ?? "the token endpoint is failing"
-            let retry = nextRefreshAt.map { ", next try in \(max(0, Int($0.timeIntervalSince(now).rounded(.up)))) s" } ?? ""
+            let retry = nextRefreshAt.map { ", next try in \(max(0, Int(clampingSeconds: $0.timeIntervalSince(now), .up))) s" } ?? ""
             return .fail(.unavailable("the access token expired and cannot be refreshed now (\(why))\(retry)"))
         }
     }
@@ -171,10 +172,12 @@ public struct RefreshStateMachine: Sendable, Equatable {
 
     private func canStart(_ trigger: Trigger, now: Date) -> Bool {
         guard !isRefreshing, let tokens, tokens.refreshToken != nil else { return false }
+        // A clock set back before the last attempt would stretch its backoff: the wait counts as over. Otherwise a
+        // backoff holds whatever else the clock did, so a failing endpoint is never retried in a loop.
+        if let last = lastAttempt, now < last.at { return true }
+        if consecutiveFailures > 0, let next = nextRefreshAt { return now >= next }
         if now < tokens.issuedAt { return true }
         guard let next = nextRefreshAt else { return trigger == .onDemand }
-        // A clock set back before the last attempt would stretch its backoff: the wait counts as over.
-        if let last = lastAttempt, now < last.at { return true }
         switch trigger {
         case .scheduled: return now >= next
         case .onDemand: return consecutiveFailures == 0 || now >= next

@@ -78,8 +78,9 @@ public enum CredentialStoreError: Error, Sendable, Equatable, CustomStringConver
 
 /// The credentials directory: `<state>/credentials/<sha256 of identity>.json`, 0600 files in a 0700 directory.
 public struct CredentialStore: Sendable {
-    /// The largest credential file read.
-    static let maximumFileSize = 64 * 1024
+    /// The largest credential file written or read: one limit on both sides, so whatever was stored can be read
+    /// back (the token endpoint's answers are bounded by ``TokenSet/maximumTokenLength`` to fit).
+    public static let maximumFileSize = 1 << 20
 
     /// The directory holding the files.
     public let directory: String
@@ -104,17 +105,18 @@ public struct CredentialStore: Sendable {
         } catch {
             throw .file(error)
         }
-        guard let credential = try? JSONDecoder.api().decode(StoredCredential.self, from: Data(bytes)),
+        guard var credential = try? JSONDecoder.api().decode(StoredCredential.self, from: Data(bytes)),
             credential.identity == identity
         else {
-            let aside = "\(path).corrupt-\(Int(Date().timeIntervalSince1970))"
+            let aside: String
             do {
-                try FileIO.move(path, to: aside)
+                aside = try FileIO.moveAside(path, suffix: "corrupt-\(Int(clampingSeconds: Date().timeIntervalSince1970))")
             } catch {
                 throw .file(error)
             }
             throw .corrupt(path: path, movedTo: aside)
         }
+        credential.tokens = credential.tokens?.withTrustedExpiry
         return credential
     }
 
@@ -127,7 +129,9 @@ public struct CredentialStore: Sendable {
         } catch {
             throw FileError.system("encode", path(for: credential.identity), errno: EINVAL)
         }
-        try FileIO.writeAtomically(Array(data), to: path(for: credential.identity))
+        let path = path(for: credential.identity)
+        guard data.count <= Self.maximumFileSize else { throw FileError(path: path, reason: .tooLarge(limit: Self.maximumFileSize)) }
+        try FileIO.writeAtomically(Array(data), to: path)
     }
 
     /// Deletes the credential of `identity`, if any.
@@ -139,5 +143,17 @@ public struct CredentialStore: Sendable {
         guard FileIO.exists(directory) else { return nil }
         try FileIO.ensurePrivateDirectory(directory)
         return try FileIO.readPrivate(path, limit: Self.maximumFileSize)
+    }
+}
+
+extension TokenSet {
+    /// These tokens, with an expiry beyond ``maximumLifetime`` (a file written by hand, or by an older version
+    /// that trusted any `expires_in`) taken as already passed: the next use refreshes instead of serving a token
+    /// for centuries.
+    var withTrustedExpiry: TokenSet {
+        guard let expiresAt, expiresAt.timeIntervalSince(issuedAt) > Self.maximumLifetime else { return self }
+        var tokens = self
+        tokens.expiresAt = issuedAt
+        return tokens
     }
 }

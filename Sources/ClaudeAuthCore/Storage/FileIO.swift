@@ -15,7 +15,8 @@ public enum FileIO {
     }
 
     private static func read(_ path: String, limit: Int, requirePrivate: Bool) throws(FileError) -> [UInt8]? {
-        let fd = open(path, O_RDONLY | O_CLOEXEC | (requirePrivate ? O_NOFOLLOW : 0))
+        // O_NONBLOCK: opening a FIFO must not wait for a writer; the type check below refuses it.
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | (requirePrivate ? O_NOFOLLOW : 0))
         guard fd >= 0 else {
             if errno == ENOENT { return nil }
             throw .system("open", path)
@@ -98,10 +99,21 @@ public enum FileIO {
         try syncDirectory(directoryName(of: path))
     }
 
-    /// Renames a file and makes the rename durable.
-    public static func move(_ path: String, to destination: String) throws(FileError) {
-        guard rename(path, destination) == 0 else { throw .system("rename", path) }
-        try syncDirectory(directoryName(of: path))
+    /// Moves a file aside to `path.suffix` (`path.suffix-2`, … when taken), never over another file, durably;
+    /// returns where it went.
+    public static func moveAside(_ path: String, suffix: String) throws(FileError) -> String {
+        for attempt in 1...1000 {
+            let destination = attempt == 1 ? "\(path).\(suffix)" : "\(path).\(suffix)-\(attempt)"
+            // link(2) fails on an existing name where rename(2) would replace it.
+            guard link(path, destination) == 0 else {
+                if errno == EEXIST { continue }
+                throw .system("link", destination)
+            }
+            guard unlink(path) == 0 else { throw .system("unlink", path) }
+            try syncDirectory(directoryName(of: path))
+            return destination
+        }
+        throw .system("link", "\(path).\(suffix)", errno: EEXIST)
     }
 
     /// The directory part of a path (`.` for a bare name).

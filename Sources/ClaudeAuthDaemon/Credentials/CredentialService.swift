@@ -6,6 +6,7 @@ import Foundation
 import ClaudeAuthAPI
 import ClaudeAuthCore
 import Logging
+import NIOPosix
 import Synchronization
 
 /// A credential ready to be served: the headers in order, and the secret they carry.
@@ -57,7 +58,7 @@ final class CredentialService: Sendable {
         switch profile.credential {
         case .apiKey(let source):
             let key: Secret
-            switch loadKey(of: profile, from: source) {
+            switch await loadKey(of: profile, from: source) {
             case .success(let loaded): key = loaded
             case .failure(let problem): throw ServiceError(problem, profile: profile.name)
             }
@@ -151,21 +152,22 @@ final class CredentialService: Sendable {
     }
 
     /// Every profile's state, without secrets.
-    func status() -> StatusResponse {
+    func status() async -> StatusResponse {
         let snapshot = state.withLock { $0 }
-        let profiles = snapshot.configuration.sortedProfiles.map { profile in
+        var profiles: [StatusResponse.Profile] = []
+        for profile in snapshot.configuration.sortedProfiles {
             let isDefault = profile.name == snapshot.configuration.defaultProfile
             switch profile.credential {
             case .apiKey(let keySource):
-                let credential = loadKey(of: profile, from: keySource)
-                return StatusResponse.Profile(
+                let credential = await loadKey(of: profile, from: keySource)
+                profiles.append(StatusResponse.Profile(
                     name: profile.name, kind: profile.kind, isDefault: isDefault, state: credential.problem?.state ?? .ready,
-                    source: keySource.summary, fingerprint: try? credential.get().fingerprint, message: credential.problem?.message)
+                    source: keySource.summary, fingerprint: try? credential.get().fingerprint, message: credential.problem?.message))
             case .oauth(let settings):
                 let session = sessions.status(of: profile.name)
-                return StatusResponse.Profile(
+                profiles.append(StatusResponse.Profile(
                     name: profile.name, kind: profile.kind, isDefault: isDefault, state: session.state, source: "oauth:\(settings.clientID)",
-                    fingerprint: session.fingerprint, message: session.message, refresh: session.refresh)
+                    fingerprint: session.fingerprint, message: session.message, refresh: session.refresh))
             }
         }
         return StatusResponse(
@@ -218,9 +220,15 @@ final class CredentialService: Sendable {
     }
 
     /// The profile's key: from memory, else from its source (a failure is not remembered, so it is retried).
-    private func loadKey(of profile: Profile, from source: APIKeySource) -> Result<Secret, CredentialProblem> {
+    private func loadKey(of profile: Profile, from source: APIKeySource) async -> Result<Secret, CredentialProblem> {
         if let key = state.withLock({ $0.keys[profile.name] }) { return .success(key) }
-        let result = keyLoader.load(profile: profile.name, from: source)
+        // File reads run on NIO's blocking pool, not on the two threads that serve every request.
+        let result: Result<Secret, CredentialProblem>
+        do {
+            result = try await NIOThreadPool.singleton.runIfActive { [keyLoader] in keyLoader.load(profile: profile.name, from: source) }
+        } catch {
+            result = .failure(CredentialProblem(state: .unavailable, code: .internalError, message: "the daemon is stopping"))
+        }
         if case .success(let key) = result {
             state.withLock { state in
                 if state.configuration.profiles[profile.name] == profile { state.keys[profile.name] = key }

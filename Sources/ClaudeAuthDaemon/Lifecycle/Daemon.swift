@@ -130,7 +130,7 @@ public struct Daemon: Sendable {
             configuration: configuration, configPath: configPath, environment: options.environment,
             stateDirectory: stateDirectory, sessions: sessions, logger: logger)
         let notifier = ServiceNotifier()
-        let limits = ServerLimits(requestTimeout: .init(options.requestTimeout))
+        let limits = ServerLimits(requestTimeout: .init(options.requestTimeout)).fitting(openFiles: ProcessHardening.openFileLimit)
         let logins = LoginManager(tokenEndpoint: tokenEndpoint, limits: limits, logger: logger) { profile, settings, tokens throws(ServiceError) in
             try sessions.install(tokens, profile: profile, settings: settings)
         }

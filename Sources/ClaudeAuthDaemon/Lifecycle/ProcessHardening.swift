@@ -14,15 +14,19 @@ enum ProcessHardening {
         var limit = rlimit(rlim_cur: 0, rlim_max: 0)
         if setrlimit(__rlimit_resource_t(RLIMIT_CORE.rawValue), &limit) != 0 { failures.append("RLIMIT_CORE=0") }
         if cprocess_disable_dumping() != 0 { failures.append("PR_SET_DUMPABLE=0") }
-        // systemd's default soft limit of 1024 descriptors is below the connection limit: raise it within the hard one.
+        // systemd's default soft limit of 1024 descriptors is below the connection limit: raise it to the hard one.
         var files = rlimit()
-        if getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &files) == 0, files.rlim_cur < Self.descriptors {
-            files.rlim_cur = min(files.rlim_max, Self.descriptors)
+        if getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &files) == 0, files.rlim_cur < files.rlim_max {
+            files.rlim_cur = files.rlim_max
             if setrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &files) != 0 { failures.append("RLIMIT_NOFILE=\(files.rlim_cur)") }
         }
         return failures
     }
 
-    /// The open files wanted: the connection limit and room for the store, the timer and the bus.
-    static let descriptors = rlim_t(ServerLimits().maximumConnections + 64)
+    /// The soft limit on open descriptors, as raised by ``apply()``.
+    static var openFileLimit: Int {
+        var files = rlimit()
+        guard getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &files) == 0 else { return 1024 }
+        return Int(clamping: files.rlim_cur)
+    }
 }

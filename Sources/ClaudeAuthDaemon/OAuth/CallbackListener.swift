@@ -55,20 +55,34 @@ final class CallbackListener: Sendable {
     /// Serves until closed: `path` goes to `handle` with its query parameters; anything else gets 404.
     func run(path: String, handle: @escaping @Sendable ([String: String]) async -> APIResponse) async {
         let connection = HTTPConnection(limits: limits, logger: logger)
+        let active = ConnectionCount()
         await withDiscardingTaskGroup { group in
             for server in servers {
                 group.addTask {
-                    try? await server.executeThenClose { inbound in
-                        try await withThrowingDiscardingTaskGroup { connections in
-                            for try await client in inbound {
-                                connections.addTask {
-                                    await connection.serve(client) { request in
-                                        guard request.method == .GET, request.path == path else { return CallbackPage.notFound }
-                                        return await handle(request.query)
-                                    }
-                                }
-                            }
+                    await self.serve(server, active: active) { client in
+                        await connection.serve(client) { request in
+                            guard request.method == .GET, request.path == path else { return CallbackPage.notFound }
+                            return await handle(request.query)
                         }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Accepts on one server, at most ``ServerLimits/maximumCallbackConnections`` at a time across the listener;
+    /// beyond that a connection is closed at once.
+    private func serve(_ server: Server, active: ConnectionCount, client serve: @escaping @Sendable (HTTPConnection.Channel) async -> Void) async {
+        try? await server.executeThenClose { inbound in
+            try await withThrowingDiscardingTaskGroup { connections in
+                for try await client in inbound {
+                    guard active.enter(limit: limits.maximumCallbackConnections) else {
+                        try? await client.channel.close()
+                        continue
+                    }
+                    connections.addTask {
+                        defer { active.leave() }
+                        await serve(client)
                     }
                 }
             }

@@ -103,15 +103,7 @@ actor LoginManager {
     func submit(_ id: String, input: String) async throws(ServiceError) -> Outcome {
         guard let login = logins[id] else { throw Self.unknown(id) }
         guard login.outcome == .pending, !login.exchanging else { return login.outcome }
-        let pasted = input.trimmingCharacters(in: .whitespacesAndNewlines)
-        var parameters: [String: String]
-        if pasted.contains("?"), let query = pasted.split(separator: "?", maxSplits: 1).last {
-            parameters = (try? APIRequest(method: .GET, target: "/?" + query.split(separator: "#").first!).query) ?? [:]
-        } else if let hash = pasted.firstIndex(of: "#") {
-            parameters = ["code": String(pasted[..<hash]), "state": String(pasted[pasted.index(after: hash)...])]
-        } else {
-            parameters = ["code": pasted]
-        }
+        var parameters = PastedCode.parameters(input)
         if parameters["code"]?.isEmpty ?? true, parameters["error"] == nil {
             throw ServiceError(code: .invalidRequest, message: "that is not a code, code#state, or a redirect URL with a code", profile: login.profile)
         }
@@ -133,8 +125,8 @@ actor LoginManager {
             return CallbackPage.wrongState
         }
         if let error = query["error"] {
-            let description = query["error_description"].map { " (\(Self.printable($0)))" } ?? ""
-            await finish(id, .failed("the authorization server refused the sign-in: \(Self.printable(error))\(description)"))
+            let description = query["error_description"].map { " (\(ServerText.excerpt($0)))" } ?? ""
+            await finish(id, .failed("the authorization server refused the sign-in: \(ServerText.excerpt(error))\(description)"))
             return CallbackPage.failed
         }
         guard let code = query["code"], !code.isEmpty else {
@@ -159,7 +151,8 @@ actor LoginManager {
             await finish(id, .succeeded)
             return CallbackPage.signedIn
         case .failure(let failure):
-            await finish(id, .failed("the code exchange failed: \(failure.message)"))
+            let hidden = [Secret(code), login.secrets.verifier] + (login.clientSecret.map { [$0] } ?? [])
+            await finish(id, .failed("the code exchange failed: \(ServerText.excerpt(failure.message, limit: 600, hiding: hidden))"))
             return CallbackPage.failed
         }
     }
@@ -196,10 +189,5 @@ actor LoginManager {
 
     private static func unknown(_ id: String) -> ServiceError {
         ServiceError(code: .notFound, message: "no login \(id.prefix(32)): it ended or never existed; start one with `claude-auth login`")
-    }
-
-    /// Server- or attacker-provided text, cut short and without control characters.
-    private static func printable(_ text: String) -> String {
-        String(text.prefix(120).map { $0.isASCII && ($0.asciiValue! < 0x20 || $0.asciiValue! == 0x7F) ? " " : $0 })
     }
 }

@@ -251,7 +251,7 @@ final class OAuthSessions: Sendable {
         }
         var message = machine.isRefreshing ? "the token endpoint has not answered yet; the refresh goes on" : "the token was not refreshed"
         if let last = machine.lastAttempt, !last.succeeded, let detail = last.message { message += ": \(detail)" }
-        if let next = machine.nextRefreshAt, next > now { message += "; next try in \(Int(next.timeIntervalSince(now).rounded(.up))) s" }
+        if let next = machine.nextRefreshAt, next > now { message += "; next try in \(Int(clampingSeconds: next.timeIntervalSince(now), .up)) s" }
         return ServiceError(code: .tokenEndpointUnavailable, message: message, profile: profile)
     }
 
@@ -307,9 +307,17 @@ final class OAuthSessions: Sendable {
     /// One refresh: the token endpoint call, then the store, then memory, unless a login or logout came between.
     private func perform(profile: String, settings: OAuthSettings, refreshToken: Secret, generation: Int, trigger: RefreshStateMachine.Trigger) async {
         let started = dependencies.now()
-        let result: Result<TokenSet, TokenEndpointFailure>
+        var result: Result<TokenSet, TokenEndpointFailure>
         do throws(ServiceError) {
-            result = await dependencies.refresh(refreshToken, settings, try clientSecret(of: settings, profile: profile))
+            let secret = try clientSecret(of: settings, profile: profile)
+            result = await dependencies.refresh(refreshToken, settings, secret)
+            // A server may echo what it was sent in its error text, which goes to the log, `status` and clients.
+            let held = [refreshToken, secret, state.withLock { $0.sessions[profile]?.machine.tokens?.accessToken }].compactMap { $0 }
+            result = result.mapError { failure in
+                var failure = failure
+                failure.message = ServerText.excerpt(failure.message, limit: 600, hiding: held)
+                return failure
+            }
         } catch {
             result = .failure(TokenEndpointFailure(kind: .transient, message: error.message))
         }
@@ -324,7 +332,7 @@ final class OAuthSessions: Sendable {
             }
             var metadata: Logger.Metadata = [
                 "profile": "\(profile)", "trigger": "\(trigger == .scheduled ? "scheduled" : "on_demand")",
-                "duration_ms": "\(Int(now.timeIntervalSince(started) * 1000))",
+                "duration_ms": "\(Int(clampingSeconds: now.timeIntervalSince(started) * 1000))",
             ]
             switch result {
             case .success(let fresh):
@@ -345,8 +353,8 @@ final class OAuthSessions: Sendable {
                 metadata["event"] = "refresh"
                 metadata["fingerprint"] = "\(tokens.accessToken.fingerprint)"
                 metadata["rotated"] = "\(fresh.refreshToken != nil)"
-                if let expiry = tokens.expiresAt { metadata["expires_in"] = "\(Int(expiry.timeIntervalSince(now).rounded()))" }
-                if let next { metadata["next_refresh_in"] = "\(Int(next.timeIntervalSince(now).rounded()))" }
+                if let expiry = tokens.expiresAt { metadata["expires_in"] = "\(Int(clampingSeconds: expiry.timeIntervalSince(now)))" }
+                if let next { metadata["next_refresh_in"] = "\(Int(clampingSeconds: next.timeIntervalSince(now)))" }
                 logger.info("refreshed tokens", metadata: metadata)
             case .failure(let failure):
                 if failure.kind == .permanent {
@@ -364,7 +372,7 @@ final class OAuthSessions: Sendable {
                 metadata["fingerprint"] = "\(refreshToken.fingerprint)"
                 if let machine {
                     metadata["consecutive_failures"] = "\(machine.consecutiveFailures)"
-                    if let next = machine.nextRefreshAt { metadata["retry_in"] = "\(Int(next.timeIntervalSince(now).rounded(.up)))" }
+                    if let next = machine.nextRefreshAt { metadata["retry_in"] = "\(Int(clampingSeconds: next.timeIntervalSince(now), .up))" }
                 }
                 if failure.kind == .permanent {
                     logger.error("the refresh token was refused: a new login is needed", metadata: metadata)

@@ -4,6 +4,7 @@ import FoundationEssentials
 import Foundation
 #endif
 import ClaudeAuthAPI
+import ClaudeAuthCore
 import NIOHTTP1
 
 /// A request as the router sees it: method, path, query parameters and body.
@@ -17,45 +18,16 @@ struct APIRequest: Sendable {
     init(method: HTTPMethod, target: String, body: [UInt8] = []) throws(ServiceError) {
         self.method = method
         self.body = body
-        let parts = target.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false)
-        self.path = String(parts[0])
-        self.query = [:]
-        guard parts.count == 2 else { return }
-        for pair in parts[1].split(separator: "&") {
-            let keyValue = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-            guard let key = Self.percentDecode(keyValue[0]),
-                let value = Self.percentDecode(keyValue.count == 2 ? keyValue[1] : "")
-            else { throw .invalidRequest("the query string is not valid percent-encoding") }
-            query[key] = value
+        let question = target.firstIndex(of: "?") ?? target.endIndex
+        self.path = String(target[..<question])
+        guard question < target.endIndex else {
+            self.query = [:]
+            return
         }
-    }
-
-    private static func percentDecode(_ text: Substring) -> String? {
-        var bytes: [UInt8] = []
-        var iterator = text.utf8.makeIterator()
-        while let byte = iterator.next() {
-            switch byte {
-            case UInt8(ascii: "+"):
-                bytes.append(UInt8(ascii: " "))
-            case UInt8(ascii: "%"):
-                guard let high = iterator.next().flatMap(hexValue), let low = iterator.next().flatMap(hexValue) else {
-                    return nil
-                }
-                bytes.append(high << 4 | low)
-            default:
-                bytes.append(byte)
-            }
+        guard let query = QueryString.decode(target[target.index(after: question)...]) else {
+            throw .invalidRequest("the query string is not valid percent-encoding")
         }
-        return String(validating: bytes, as: UTF8.self)
-    }
-
-    private static func hexValue(_ byte: UInt8) -> UInt8? {
-        switch byte {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): byte - UInt8(ascii: "A") + 10
-        default: nil
-        }
+        self.query = query
     }
 }
 

@@ -48,18 +48,18 @@ struct APIRouter: Sendable {
         case (.GET, "/v1/token"):
             return .text(try await credentials.credential(for: profile).secret.unredacted + "\n")
         case (.GET, "/v1/status"):
-            return .json(credentials.status())
+            return .json(await credentials.status())
         case (.PUT, "/v1/key"):
             guard let profile else { throw .invalidRequest("name the profile: PUT /v1/key?profile=NAME") }
             try credentials.storeKey(String(decoding: request.body, as: UTF8.self), for: profile)
-            return .json(credentials.status().profiles.first { $0.name == profile })
+            return .json(await credentials.status().profiles.first { $0.name == profile })
         case (.POST, "/v1/reload"):
             do {
                 try reload()
             } catch {
                 throw ServiceError(code: .invalidConfig, message: "configuration refused, the previous one stays in force: \(error)")
             }
-            return .json(credentials.status())
+            return .json(await credentials.status())
         case (.POST, "/v1/login"):
             let body: LoginRequest = try decode(request.body, orEmpty: LoginRequest(profile: nil, mode: nil))
             let oauth = try credentials.oauthSettings(for: body.profile ?? profile)

@@ -97,21 +97,3 @@ struct SocketServer: Service {
         await HTTPConnection(limits: limits, logger: logger).serve(connection, respond: router.respond)
     }
 }
-
-/// The number of connections being served.
-private final class ConnectionCount: Sendable {
-    private let count = Mutex(0)
-
-    /// Counts a new connection unless `limit` are already served.
-    func enter(limit: Int) -> Bool {
-        count.withLock { count in
-            guard count < limit else { return false }
-            count += 1
-            return true
-        }
-    }
-
-    func leave() {
-        count.withLock { $0 -= 1 }
-    }
-}
