@@ -1,3 +1,4 @@
+import Foundation
 import NIOCore
 import NIOHTTP1
 import NIOPosix
@@ -12,6 +13,7 @@ final class FaultyTokenEndpoint: Sendable {
         var uri: String
         var headers: HTTPHeaders
         var body: String
+        var receivedAt = Date()
     }
 
     /// What to answer: a response, or nothing at all (the connection stays open until the endpoint stops).
