@@ -66,7 +66,7 @@ struct BadRefreshResponseTests {
         let sandbox = try Sandbox()
         let redirectPort = try freePort()
         try sandbox.writeConfig(cases.map { name, _, _ in
-            oauthProfile(name, clientID: "c", tokenURL: endpoint.url, scopes: [name], redirectPort: redirectPort, extra: "token_timeout = 2")
+            oauthProfile(name, clientID: "c", tokenURL: endpoint.url, scopes: [name], redirectPort: redirectPort, extra: "token_timeout = 15")
         }.joined())
         let daemon = try DaemonProcess(sandbox: sandbox)
         let started = Date()

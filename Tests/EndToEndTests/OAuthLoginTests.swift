@@ -42,7 +42,7 @@ struct OAuthLoginTests {
             authorize_url = "\(server.authorizeURL)"
             token_url = "\(server.tokenURL)"
             redirect_port = \(redirectPort)
-            login_timeout = 1
+            login_timeout = 5
             """)
     }
 
@@ -184,7 +184,7 @@ extension OAuthLoginTests {
         _ = try RawTCPConnection(port: redirectPort)
         let status = try loginStatus(ticket.loginID)
         #expect(status.state == .failed)
-        #expect(status.error == "the login was not completed within 1 s")
+        #expect(status.error == "the login was not completed within 5 s")
         #expect(throws: (any Error).self) { try RawTCPConnection(port: redirectPort) }
         daemon.stop()
     }

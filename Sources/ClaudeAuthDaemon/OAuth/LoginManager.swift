@@ -163,11 +163,12 @@ actor LoginManager {
         let waiters = login.waiters
         login.waiters = [:]
         logins[id] = login
-        for waiter in waiters.values { waiter.resume(returning: outcome) }
         if case .failed(let reason) = outcome {
             logger.warning("login failed", metadata: ["profile": "\(login.profile)", "event": "login_failed", "reason": "\(reason)"])
         }
+        // Closed before anyone is told, so a client that hears the outcome finds the port closed.
         await login.listener.close()
+        for waiter in waiters.values { waiter.resume(returning: outcome) }
     }
 
     private func release(_ id: String, _ waiter: UUID) {

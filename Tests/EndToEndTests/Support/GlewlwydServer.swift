@@ -67,7 +67,7 @@ final class GlewlwydServer {
 
     /// Runs SQL on the server's database.
     func sql(_ statement: String) throws -> String {
-        let result = try runCommand(which("sqlite3")!, [workdir + "/glewlwyd.db", statement], environment: [:], timeout: 30)
+        let result = try runCommand(which("sqlite3")!, ["-cmd", ".timeout 10000", workdir + "/glewlwyd.db", statement], environment: [:], timeout: 30)
         guard result.status == 0 else { throw HarnessError(description: "sqlite3: \(result.stderr)") }
         return result.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
     }
