@@ -14,7 +14,6 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
-        .package(url: "https://github.com/LebJe/TOMLKit.git", from: "0.6.0"),
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
     ],
@@ -38,7 +37,6 @@ let package = Package(
             dependencies: [
                 "ClaudeAuthAPI",
                 .product(name: "Crypto", package: "swift-crypto"),
-                .product(name: "TOMLKit", package: "TOMLKit"),
             ]
         ),
         .target(
@@ -100,3 +98,23 @@ let package = Package(
         ),
     ]
 )
+
+// `make fuzz` (CLAUDE_AUTH_FUZZ=1): one libFuzzer target per parser that untrusted bytes reach, built with
+// `--sanitize=fuzzer --sanitize=address` in a scratch folder of their own.
+if Context.environment["CLAUDE_AUTH_FUZZ"] != nil {
+    for name in ["FuzzConfiguration", "FuzzTokenResponse", "FuzzPastedCode", "FuzzStoredCredential"] {
+        package.targets.append(.executableTarget(name: name, dependencies: ["ClaudeAuthCore"], path: "Fuzz/Targets/\(name)"))
+    }
+    package.targets.append(
+        .executableTarget(
+            name: "FuzzSocketRequest",
+            dependencies: [
+                "ClaudeAuthDaemon", "ClaudeAuthCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ],
+            path: "Fuzz/Targets/FuzzSocketRequest"))
+}

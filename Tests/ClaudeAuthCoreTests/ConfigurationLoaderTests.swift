@@ -97,25 +97,3 @@ struct ConfigurationLoaderTests {
         #expect(throws: ConfigurationError.self) { try loader.load(file: "/tmp") }
     }
 }
-
-@Suite("TOMLKeyLocator")
-struct TOMLKeyLocatorTests {
-    @Test("finds keys under table headers, dotted and quoted keys, and falls back to the enclosing table")
-    func positions() {
-        let locator = TOMLKeyLocator(
-            source: """
-                top = 1
-                [profiles."a.b"]
-                  kind = "x"
-                # kind = "comment"
-                headers.x = "y"
-                [other]
-                """)
-        #expect(locator.position(of: ["top"]) == .init(line: 1, column: 1))
-        #expect(locator.position(of: ["profiles", "a.b"]) == .init(line: 2, column: 1))
-        #expect(locator.position(of: ["profiles", "a.b", "kind"]) == .init(line: 3, column: 3))
-        #expect(locator.position(of: ["profiles", "a.b", "headers", "x"]) == .init(line: 5, column: 1))
-        #expect(locator.position(of: ["profiles", "a.b", "missing"]) == .init(line: 2, column: 1))
-        #expect(locator.position(of: ["nowhere"]) == nil)
-    }
-}

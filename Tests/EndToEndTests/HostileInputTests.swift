@@ -66,6 +66,30 @@ struct HostileInputTests {
         await endpoint.stop()
     }
 
+    @Test(
+        "configuration files that aborted the old TOML parser: located exit 78 at start and in --check-config, refused on reload",
+        arguments: [("[!]", ":1:2:"), ("[&", ":1:2:"), ("[é]", ":1:2:"), ("[[!]]", ":1:3:"), ("[.", ":1:2:")])
+    func abortingConfiguration(text: String, location: String) throws {
+        try sandbox.writeConfig(text)
+        let check = try runCommand(Binaries.daemon, ["--check-config", "--config", sandbox.configPath], environment: sandbox.environment())
+        #expect(check.status == 78, "\(check.stderr)")
+        #expect(check.stderr.hasPrefix("claude-authd: \(sandbox.configPath)\(location) invalid TOML: expected a key"), "\(check.stderr)")
+        let refused = try DaemonProcess(sandbox: sandbox, waitForReady: false)
+        #expect(refused.waitForExit() == 78)
+        #expect(refused.log().contains(sandbox.configPath + location))
+
+        try sandbox.writeConfig("[profiles.default]\nkind = \"api-key\"\nkey_env = \"KEY\"\n")
+        let daemon = try DaemonProcess(sandbox: sandbox, environment: ["KEY": "sk-kept"])
+        try sandbox.writeConfig(text)
+        let reload = try sandbox.curl(["-X", "POST", "http://localhost/v1/reload"]).stdout
+        #expect(reload.contains("invalid_config") && reload.contains(sandbox.configPath + location), "\(reload)")
+        daemon.signal(SIGHUP)
+        #expect(daemon.notify.wait(for: "READY=1") != nil)
+        #expect(daemon.process.isRunning)
+        #expect(try sandbox.client(["token"]).stdout == "sk-kept\n")
+        daemon.stop()
+    }
+
     @Test("a refresh answered with an absurd expires_in is refused with a reason; the old token stays served and stored")
     func absurdLifetime() async throws {
         let endpoint = try await endpoint(refresh: { _ in

@@ -1,5 +1,4 @@
 import ClaudeAuthAPI
-import TOMLKit
 
 /// Reads `config.toml` into a ``Configuration``, rejecting anything it does not understand with the
 /// file, line and column of the problem.
@@ -17,32 +16,30 @@ public struct ConfigurationLoader: Sendable {
 
     /// Loads the file at `path`; a missing file is an empty configuration.
     public func load(file path: String) throws(ConfigurationError) -> Configuration {
-        let source: String
+        let bytes: [UInt8]
         do {
-            guard let bytes = try FileIO.read(path, limit: Self.maximumFileSize) else { return Configuration() }
-            source = String(decoding: bytes, as: UTF8.self)
+            guard let read = try FileIO.read(path, limit: Self.maximumFileSize) else { return Configuration() }
+            bytes = read
         } catch {
             throw ConfigurationError(file: path, message: "cannot read the configuration: \(error)")
         }
-        return try parse(source, file: path)
+        return try parse(bytes, file: path)
     }
 
     /// Parses a configuration document; `file` names it in errors.
     public func parse(_ source: String, file: String) throws(ConfigurationError) -> Configuration {
+        try parse(Array(source.utf8), file: file)
+    }
+
+    /// Parses a configuration file's bytes; `file` names it in errors.
+    public func parse(_ bytes: [UInt8], file: String) throws(ConfigurationError) -> Configuration {
         let table: TOMLTable
         do {
-            table = try TOMLTable(string: source)
-        } catch let error as TOMLParseError {
-            throw ConfigurationError(
-                file: file,
-                line: error.source.begin.line,
-                column: error.source.begin.column,
-                message: "invalid TOML: \(error.description)"
-            )
+            table = try TOMLTable(bytes: bytes)
         } catch {
-            throw ConfigurationError(file: file, message: "invalid TOML: \(error)")
+            throw ConfigurationError(file: file, line: error.position.line, column: error.position.column, message: "invalid TOML: \(error.message)")
         }
-        let validator = Validator(file: file, locator: TOMLKeyLocator(source: source), environment: environment)
+        let validator = Validator(file: file, root: table, environment: environment)
         return try validator.applyingOAuthEnvironment(to: validator.configuration(from: table))
     }
 }
@@ -50,7 +47,7 @@ public struct ConfigurationLoader: Sendable {
 /// Turns a parsed TOML table into a configuration, one checked key at a time.
 private struct Validator {
     let file: String
-    let locator: TOMLKeyLocator
+    let root: TOMLTable
     let environment: [String: String]
 
     func configuration(from root: TOMLTable) throws(ConfigurationError) -> Configuration {
@@ -59,7 +56,8 @@ private struct Validator {
         if let value = root["profiles"] {
             let table = try self.table(value, at: ["profiles"])
             for name in table.keys {
-                profiles[name] = try profile(named: name, from: self.table(table[name]!, at: ["profiles", name]))
+                guard let value = table[name] else { continue }
+                profiles[name] = try profile(named: name, from: self.table(value, at: ["profiles", name]))
             }
         }
         // Two profiles with one identity would hold one login twice and race each other's refreshes.
@@ -155,14 +153,14 @@ private struct Validator {
             }
         }
         if let value = table["redirect_port"] {
-            guard let port = value.int, (0...65535).contains(port) else {
+            guard let port = value.integer.flatMap({ Int(exactly: $0) }), (0...65535).contains(port) else {
                 throw error(at: path + ["redirect_port"], "redirect_port must be an integer from 0 (ephemeral) to 65535")
             }
             settings.redirectPort = port
         }
         func seconds(_ key: String, _ range: ClosedRange<Int>) throws(ConfigurationError) -> Int? {
             guard let value = table[key] else { return nil }
-            guard let seconds = value.int, range.contains(seconds) else {
+            guard let seconds = value.integer.flatMap({ Int(exactly: $0) }), range.contains(seconds) else {
                 throw error(at: path + [key], "\(key) must be a number of seconds from \(range.lowerBound) to \(range.upperBound)")
             }
             return seconds
@@ -187,8 +185,8 @@ private struct Validator {
         if let value = table["authorize_params"] {
             let parameters = try self.table(value, at: path + ["authorize_params"])
             for name in parameters.keys.sorted() {
-                settings.authorizeParameters.append(
-                    HeaderField(name: name, value: try string(parameters[name]!, at: path + ["authorize_params", name])))
+                guard let value = parameters[name] else { continue }
+                settings.authorizeParameters.append(HeaderField(name: name, value: try string(value, at: path + ["authorize_params", name])))
             }
         }
         return settings
@@ -197,10 +195,10 @@ private struct Validator {
     /// An endpoint URL: absolute http(s), and HTTPS unless the host is loopback.
     private func endpoint(_ text: String, at path: [String]) throws(ConfigurationError) -> String {
         guard let url = EndpointURL(text) else {
-            throw error(at: path, "\(path.last!) must be an absolute http(s) URL without user info or fragment")
+            throw error(at: path, "\(path.last ?? "the URL") must be an absolute http(s) URL without user info or fragment")
         }
         guard url.isAcceptableForSecrets else {
-            throw error(at: path, "\(path.last!) must use https (plain http is allowed only to a loopback host)")
+            throw error(at: path, "\(path.last ?? "the URL") must use https (plain http is allowed only to a loopback host)")
         }
         return text
     }
@@ -275,7 +273,8 @@ private struct Validator {
         let headers = try self.table(value, at: path + ["headers"])
         var fields: [HeaderField] = []
         for name in headers.keys.sorted() {
-            let field = HeaderField(name: name, value: try string(headers[name]!, at: path + ["headers", name]))
+            guard let value = headers[name] else { continue }
+            let field = HeaderField(name: name, value: try string(value, at: path + ["headers", name]))
             guard field.isValid else {
                 throw error(at: path + ["headers", name], "header \"\(name)\" is not a valid HTTP header name and value")
             }
@@ -292,40 +291,41 @@ private struct Validator {
         }
     }
 
-    private func table(_ value: any TOMLValueConvertible, at path: [String]) throws(ConfigurationError) -> TOMLTable {
+    private func table(_ value: TOMLValue, at path: [String]) throws(ConfigurationError) -> TOMLTable {
         guard let table = value.table else { throw typeError(value, at: path, expected: "a table") }
         return table
     }
 
-    private func string(_ value: any TOMLValueConvertible, at path: [String]) throws(ConfigurationError) -> String {
+    private func string(_ value: TOMLValue, at path: [String]) throws(ConfigurationError) -> String {
         guard let string = value.string else { throw typeError(value, at: path, expected: "a string") }
         return string
     }
 
-    func typeError(_ value: any TOMLValueConvertible, at path: [String], expected: String) -> ConfigurationError {
-        error(at: path, "\(path.joined(separator: ".")) must be \(expected), not \(Self.describe(value.type))")
+    func typeError(_ value: TOMLValue, at path: [String], expected: String) -> ConfigurationError {
+        error(at: path, "\(path.joined(separator: ".")) must be \(expected), not \(value.typeName)")
     }
 
     private func error(at path: [String], _ message: String) -> ConfigurationError {
-        let position = locator.position(of: path)
+        let position = position(of: path)
         return ConfigurationError(file: file, line: position?.line, column: position?.column, message: message)
+    }
+
+    /// Where `path` was defined, else where its closest enclosing table was opened.
+    private func position(of path: [String]) -> TOMLPosition? {
+        var table = root
+        var found: TOMLPosition?
+        for key in path {
+            guard let position = table.position(of: key) else { return table.position ?? found }
+            found = position
+            guard let next = table[key]?.table else { break }
+            table = next
+        }
+        return found
     }
 
     private func expandingTilde(_ path: String) -> String {
         guard path.hasPrefix("~/"), let home = environment["HOME"] else { return path }
         return home + path.dropFirst()
-    }
-
-    private static func describe(_ type: TOMLType) -> String {
-        switch type {
-        case .table: "a table"
-        case .array: "an array"
-        case .string: "a string"
-        case .int: "an integer"
-        case .double: "a float"
-        case .bool: "a boolean"
-        default: "a date or time"
-        }
     }
 }
 

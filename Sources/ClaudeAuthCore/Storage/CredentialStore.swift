@@ -105,9 +105,7 @@ public struct CredentialStore: Sendable {
         } catch {
             throw .file(error)
         }
-        guard var credential = try? JSONDecoder.api().decode(StoredCredential.self, from: Data(bytes)),
-            credential.identity == identity
-        else {
+        guard let credential = Self.decode(bytes, as: identity) else {
             let aside: String
             do {
                 aside = try FileIO.moveAside(path, suffix: "corrupt-\(Int(clampingSeconds: Date().timeIntervalSince1970))")
@@ -116,22 +114,41 @@ public struct CredentialStore: Sendable {
             }
             throw .corrupt(path: path, movedTo: aside)
         }
+        return credential
+    }
+
+    /// The credential of `identity` in a file's bytes; nil when they hold none, or another identity's.
+    public static func decode(_ bytes: [UInt8], as identity: CredentialIdentity) -> StoredCredential? {
+        guard var credential = try? JSONDecoder.api().decode(StoredCredential.self, from: Data(bytes)), credential.identity == identity else {
+            return nil
+        }
         credential.tokens = credential.tokens?.withTrustedExpiry
         return credential
+    }
+
+    /// A credential's file content; refused when it would exceed ``maximumFileSize``.
+    public static func encode(_ credential: StoredCredential) throws(FileError) -> [UInt8] {
+        let data: Data
+        do {
+            data = try JSONEncoder.api().encode(credential)
+        } catch {
+            throw FileError.system("encode", credential.profile, errno: EINVAL)
+        }
+        guard data.count <= maximumFileSize else { throw FileError(path: credential.profile, reason: .tooLarge(limit: maximumFileSize)) }
+        return Array(data)
     }
 
     /// Writes a credential atomically and durably.
     public func save(_ credential: StoredCredential) throws(FileError) {
         try FileIO.ensurePrivateDirectory(directory)
-        let data: Data
-        do {
-            data = try JSONEncoder.api().encode(credential)
-        } catch {
-            throw FileError.system("encode", path(for: credential.identity), errno: EINVAL)
-        }
         let path = path(for: credential.identity)
-        guard data.count <= Self.maximumFileSize else { throw FileError(path: path, reason: .tooLarge(limit: Self.maximumFileSize)) }
-        try FileIO.writeAtomically(Array(data), to: path)
+        let bytes: [UInt8]
+        do {
+            bytes = try Self.encode(credential)
+        } catch {
+            throw FileError(path: path, reason: error.reason)
+        }
+        try FileIO.writeAtomically(bytes, to: path)
     }
 
     /// Deletes the credential of `identity`, if any.
