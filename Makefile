@@ -3,6 +3,7 @@
 #                  the user units, enable the socket
 #   make test      run the whole test suite
 #   make bench     measure the client's start-up and the daemon's throughput
+#   make fuzz      run every libFuzzer target for FUZZ_SECONDS (default 60) each; fails on a crash, leak or timeout
 # PREFIX (default ~/.local) and DESTDIR work as packagers expect.
 
 PREFIX ?= $(HOME)/.local
@@ -26,7 +27,7 @@ CLIENT_BUILD = $(SWIFT) build $(RELEASE_FLAGS) --scratch-path $(CLIENT_SCRATCH) 
 	-Xswiftc -static-executable \
 	-Xlinker -l_FoundationCShims -Xlinker -l_FoundationCollections -Xlinker -lswiftSynchronization
 
-.PHONY: all build install uninstall test bench clean
+.PHONY: all build install uninstall test bench fuzz clean
 
 all: build
 
@@ -86,5 +87,10 @@ bench: build
 		"$$($(SWIFT) build $(RELEASE_FLAGS) --scratch-path $(CLIENT_SCRATCH) --show-bin-path)/claude-auth" \
 		"$$($(SWIFT) build $(RELEASE_FLAGS) --show-bin-path)/claude-auth-load"
 
+FUZZ_SECONDS ?= 60
+
+fuzz:
+	Fuzz/run $(FUZZ_SECONDS)
+
 clean:
-	rm -rf .build $(CLIENT_SCRATCH)
+	rm -rf .build $(CLIENT_SCRATCH) .build-fuzz

@@ -19,12 +19,15 @@ final class Results: @unchecked Sendable {
 enum LoadGenerator {
     static func main() {
         let arguments = CommandLine.arguments
-        guard arguments.count == 5, let connections = Int(arguments[2]), let perConnection = Int(arguments[3]) else {
-            FileHandle.standardError.write(Data("usage: claude-auth-load SOCKET CONNECTIONS REQUESTS_PER_CONNECTION TARGET\n".utf8))
+        guard (5...6).contains(arguments.count), let connections = Int(arguments[2]), let perConnection = Int(arguments[3]) else {
+            FileHandle.standardError.write(
+                Data("usage: claude-auth-load SOCKET CONNECTIONS REQUESTS_PER_CONNECTION [METHOD ]TARGET [EXPECTED_STATUS]\n".utf8))
             exit(64)
         }
         let path = arguments[1]
-        let request = Array("GET \(arguments[4]) HTTP/1.1\r\nHost: localhost\r\n\r\n".utf8)
+        let target = arguments[4].contains(" ") ? arguments[4] : "GET " + arguments[4]
+        expectedStatus = arguments.count == 6 ? arguments[5] : "200"
+        let request = Array("\(target) HTTP/1.1\r\nHost: localhost\r\nContent-Length: 0\r\n\r\n".utf8)
         let results = Results()
         let group = DispatchGroup()
         let start = now()
@@ -49,6 +52,9 @@ enum LoadGenerator {
                 percentile(0.99), percentile(1.0)))
         exit(results.failures == 0 ? 0 : 1)
     }
+
+    /// The status every response must have.
+    nonisolated(unsafe) static var expectedStatus = "200"
 
     /// Sends `count` requests on one keep-alive connection; returns each one's latency in nanoseconds.
     static func run(path: String, request: [UInt8], count: Int) -> ([UInt64], Int) {
@@ -84,7 +90,7 @@ enum LoadGenerator {
         return fd
     }
 
-    /// Reads one response: headers up to CRLFCRLF, then Content-Length bytes. False on EOF, error or non-200.
+    /// Reads one response: headers up to CRLFCRLF, then Content-Length bytes. False on EOF, error or another status.
     static func readResponse(_ fd: Int32, _ buffer: inout [UInt8]) -> Bool {
         var received = 0
         while true {
@@ -94,7 +100,7 @@ enum LoadGenerator {
             let view = buffer[..<received]
             guard let end = view.firstRange(of: [13, 10, 13, 10]) else { continue }
             let head = String(decoding: view[..<end.lowerBound], as: UTF8.self).lowercased()
-            guard head.hasPrefix("http/1.1 200") else { return false }
+            guard head.hasPrefix("http/1.1 \(expectedStatus)") else { return false }
             let length = head.split(separator: "\r\n").first { $0.hasPrefix("content-length:") }
                 .flatMap { Int($0.dropFirst(15).trimmingCharacters(in: .whitespaces)) } ?? 0
             if received - end.upperBound >= length { return true }
