@@ -291,10 +291,12 @@ struct TokenResponseParserTests {
         }
         #expect(!failure.message.contains("\u{1B}"))
         #expect(failure.message.count < 300)
-        let held = Secret("rt-0123456789abcdef")
-        #expect(ServerText.excerpt("refresh token rt-0123456789abcdef is revoked", hiding: [held]) == "refresh token [redacted] is revoked")
-        #expect(ServerText.excerpt("token 'rt-0123456789' unknown", hiding: [held]) == "token '[redacted]' unknown")
+        let held = Secret("rt-0123456789abcdefghij")
+        #expect(ServerText.excerpt("refresh token rt-0123456789abcdefghij is revoked", hiding: [held]) == "refresh token [redacted] is revoked")
+        #expect(ServerText.excerpt("token 'rt-0123456789abcdef' unknown", hiding: [held]) == "token '[redacted]' unknown")
+        #expect(ServerText.excerpt("token=rt-0123456789abcdefghij&x", hiding: [held]) == "token=[redacted]&x")
         #expect(ServerText.excerpt("expired (see docs)", hiding: [held]) == "expired (see docs)")
+        #expect(ServerText.excerpt("malformed or truncated JSON", hiding: [Secret("at-truncated")]) == "malformed or truncated JSON")
     }
 
     @Test("error answers: permanent for dead grants, transient for the server's trouble")

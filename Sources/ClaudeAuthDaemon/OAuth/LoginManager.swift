@@ -151,7 +151,7 @@ actor LoginManager {
             await finish(id, .succeeded)
             return CallbackPage.signedIn
         case .failure(let failure):
-            let hidden = [Secret(code), login.secrets.verifier] + (login.clientSecret.map { [$0] } ?? [])
+            let hidden = [login.secrets.verifier] + (login.clientSecret.map { [$0] } ?? [])
             await finish(id, .failed("the code exchange failed: \(ServerText.excerpt(failure.message, limit: 600, hiding: hidden))"))
             return CallbackPage.failed
         }

@@ -17,13 +17,13 @@ extension TOMLParser {
         guard let leading = unsigned.first, Self.isDigit(leading) else { return try parseWord(token, start: start) }
         if Self.isDateOrTime(token) {
             guard let value = Self.dateTime(token) else {
-                throw failure("invalid date or time \"\(Self.text(token))\"", at: start)
+                throw failure("invalid date or time", at: start)
             }
             return value
         }
         if leading == UInt8(ascii: "0"), let radix = unsigned.dropFirst().first.flatMap(Self.radix) {
             guard !signed else {
-                throw failure("invalid integer \"\(Self.text(token))\": only decimal integers have a sign", at: start)
+                throw failure("invalid integer: only decimal integers have a sign", at: start)
             }
             return .integer(try integer(token, digits: unsigned.dropFirst(2), radix: radix, start: start))
         }
@@ -45,7 +45,7 @@ extension TOMLParser {
         case "-nan": return .float(-.nan)
         default:
             let isWord = token.first.map { Self.isBareKey($0) && $0 != UInt8(ascii: "-") } == true
-            throw failure("invalid value \"\(text)\"\(isWord ? "; strings must be quoted" : "")", at: start)
+            throw failure("invalid value\(isWord ? ": strings must be quoted" : "")", at: start)
         }
     }
 
@@ -115,10 +115,10 @@ extension TOMLParser {
     ) throws(TOMLError) -> Int64 {
         var rest = digits
         guard Self.skipDigits(&rest, radix: radix), rest.isEmpty else {
-            throw failure("invalid integer \"\(Self.text(token))\"", at: start)
+            throw failure("invalid integer", at: start)
         }
         if radix == 10, digits.count > 1, digits.first == UInt8(ascii: "0") {
-            throw failure("leading zeros are not allowed in \"\(Self.text(token))\"", at: start)
+            throw failure("leading zeros are not allowed in a number", at: start)
         }
         // Accumulated negated, so that Int64.min fits.
         var value: Int64 = 0
@@ -134,7 +134,7 @@ extension TOMLParser {
             value = positive
             overflow = overflow || negateOverflow
         }
-        guard !overflow else { throw failure("integer \(Self.text(token)) is out of range", at: start) }
+        guard !overflow else { throw failure("integer is out of range (64 bits)", at: start) }
         return value
     }
 
@@ -145,7 +145,7 @@ extension TOMLParser {
         var rest = unsigned
         var valid = Self.skipDigits(&rest, radix: 10)
         if unsigned.count - rest.count > 1, unsigned.first == UInt8(ascii: "0") {
-            throw failure("leading zeros are not allowed in \"\(Self.text(token))\"", at: start)
+            throw failure("leading zeros are not allowed in a number", at: start)
         }
         if valid, rest.first == UInt8(ascii: ".") {
             rest = rest.dropFirst()
@@ -157,9 +157,9 @@ extension TOMLParser {
             valid = Self.skipDigits(&rest, radix: 10)
         }
         guard valid, rest.isEmpty, let value = Double(Self.text(token.filter { $0 != UInt8(ascii: "_") }[...])) else {
-            throw failure("invalid float \"\(Self.text(token))\"", at: start)
+            throw failure("invalid float", at: start)
         }
-        guard value.isFinite else { throw failure("float \(Self.text(token)) is out of range", at: start) }
+        guard value.isFinite else { throw failure("float is out of range", at: start) }
         return value
     }
 
