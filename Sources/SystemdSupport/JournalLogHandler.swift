@@ -41,8 +41,8 @@ public struct JournalLogHandler: LogHandler {
         if let own = event.metadata { merged.merge(own) { $1 } }
 
         var message = event.message.description
-        for key in merged.keys.sorted() {
-            message += " \(key)=\(merged[key]!)"
+        for (key, value) in merged.sorted(by: { $0.key < $1.key }) {
+            message += " \(key)=\(value)"
         }
         var fields = [
             "MESSAGE=\(message)",

@@ -30,6 +30,11 @@ struct HostileInputTests {
         }
     }
 
+    /// The identity under which the daemon stores the tokens of `oauthProfile(_:clientID:tokenURL:…)`.
+    func storedIdentity(clientID: String, tokenURL: String) -> CredentialIdentity {
+        OAuthSettings(clientID: clientID, authorizeURL: "http://127.0.0.1:9/authorize", tokenURL: tokenURL).identity
+    }
+
     func logIn(_ profile: String, code: String) throws -> LoginStatusResponse {
         let ticket = try sandbox.startLogin(profile)
         _ = try sandbox.deliverRedirect(ticket, port: redirectPort, code: code)
@@ -128,11 +133,9 @@ struct HostileInputTests {
             """ + "\n" + oauthProfile("secret", clientID: "c", tokenURL: endpoint.url, redirectPort: redirectPort, extra: #"client_secret_file = "\#(secretFIFO)""#)
                 + "\n" + oauthProfile("stored", clientID: "s", tokenURL: endpoint.url, redirectPort: redirectPort))
         // The oauth profile's credential file is a FIFO too: it is read at start.
-        var settings = OAuthSettings(clientID: "s", authorizeURL: "http://127.0.0.1:9/authorize", tokenURL: endpoint.url)
-        settings.redirectPort = redirectPort
         let store = CredentialStore(stateDirectory: sandbox.stateDirectory)
         try FileIO.ensurePrivateDirectory(store.directory)
-        #expect(mkfifo(store.path(for: settings.identity), 0o600) == 0)
+        #expect(mkfifo(store.path(for: storedIdentity(clientID: "s", tokenURL: endpoint.url)), 0o600) == 0)
 
         let daemon = try DaemonProcess(sandbox: sandbox, environment: ["GOOD_KEY": "sk-good"])
         // More requests for the FIFO than the runtime has threads: none may block one.
@@ -205,14 +208,12 @@ struct HostileInputTests {
     func noStormWhenClockBehind() async throws {
         let endpoint = try await endpoint()
         try sandbox.writeConfig(oauthProfile("work", clientID: "c", tokenURL: endpoint.url, redirectPort: redirectPort))
-        var settings = OAuthSettings(clientID: "c", authorizeURL: "http://127.0.0.1:9/authorize", tokenURL: endpoint.url)
-        settings.redirectPort = redirectPort
         let issued = Date().addingTimeInterval(3600)
         let tokens = TokenSet(
             accessToken: Secret("at-future"), refreshToken: Secret("rt-future"), expiresAt: issued.addingTimeInterval(8 * 3600), scopes: nil,
             issuedAt: issued)
         try CredentialStore(stateDirectory: sandbox.stateDirectory).save(
-            StoredCredential(identity: settings.identity, profile: "work", tokens: tokens, storedAt: Date()))
+            StoredCredential(identity: storedIdentity(clientID: "c", tokenURL: endpoint.url), profile: "work", tokens: tokens, storedAt: Date()))
         let daemon = try DaemonProcess(sandbox: sandbox)
         let refreshes = { endpoint.requests.filter { TokenEndpointClientTests.form($0.body)["refresh_token"] == "rt-future" } }
         #expect(waitUntil(120) { refreshes().count >= 3 })

@@ -149,9 +149,17 @@ final class UserManagerContainer {
         return result.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
-    /// The first child of `pid`: nspawn's child is the container's init.
+    /// The container's init among the children of `pid` (nspawn): the one that is PID 1 in a PID namespace of its
+    /// own. nspawn's first child only sets the container up and exits; on a loaded machine it lives long enough to
+    /// be found first, and a command entering its namespaces then finds nothing.
     private static func child(of pid: Int32) -> Int32? {
         guard let children = try? String(contentsOfFile: "/proc/\(pid)/task/\(pid)/children", encoding: .utf8) else { return nil }
-        return children.split(separator: " ").first.flatMap { Int32($0) }
+        return children.split(separator: " ").compactMap { Int32($0) }.first { child in
+            guard let status = try? String(contentsOfFile: "/proc/\(child)/status", encoding: .utf8),
+                let line = status.split(separator: "\n").first(where: { $0.hasPrefix("NSpid:") })
+            else { return false }
+            let ids = line.dropFirst("NSpid:".count).split(whereSeparator: { $0 == " " || $0 == "\t" })
+            return ids.count >= 2 && ids.last == "1"
+        }
     }
 }
