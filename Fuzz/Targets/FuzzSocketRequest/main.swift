@@ -76,7 +76,7 @@ struct Daemon: Sendable {
         guard let connection = try? await channel.testingEventLoop.executeInContext({ HTTPConnection.configure(channel, limits: limits) }).get()
         else { return }
         async let served: Void = HTTPConnection(limits: limits, logger: logger).serve(connection, respond: router.respond)
-        try? await channel.writeInbound(ByteBuffer(bytes: bytes))
+        _ = try? await channel.writeInbound(ByteBuffer(bytes: bytes))
         try? await channel.close()
         await served
     }

@@ -4,7 +4,7 @@ import ClaudeAuthCore
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzz(_ data: UnsafePointer<UInt8>, _ count: Int) -> Int32 {
     let identity = CredentialIdentity.apiKey(profile: "work")
-    if let credential = try? CredentialStore.decode(Array(UnsafeBufferPointer(start: data, count: count)), as: identity) {
+    if let credential = CredentialStore.decode(Array(UnsafeBufferPointer(start: data, count: count)), as: identity) {
         // A decoded credential can be written back.
         _ = try? CredentialStore.encode(credential)
     }
