@@ -86,8 +86,8 @@ struct RefreshStateMachineTests {
     func transientFailure() throws {
         var machine = machine(lifetime: 100)
         let due = try #require(machine.nextRefreshAt)
-        #expect(machine.beginRefresh(.scheduled, now: due) == Secret("rt-1"))
-        machine.refreshFailed(TokenEndpointFailure(kind: .transient, message: "the token endpoint answered 503"), now: due, jitter: 1)
+        #expect(machine.beginRefresh(.scheduled, now: due)?.refreshToken == Secret("rt-1"))
+        machine.answerInFlight(failure: TokenEndpointFailure(kind: .transient, message: "the token endpoint answered 503"), now: due, jitter: 1)
         #expect(machine.consecutiveFailures == 1)
         #expect(machine.nextRefreshAt == due.addingTimeInterval(1))
         #expect(machine.lastAttempt == .init(at: due, succeeded: false, message: "the token endpoint answered 503"))
@@ -99,11 +99,11 @@ struct RefreshStateMachineTests {
         // Second failure at the retry: 2 s, unless the server asks for more.
         let retry = due.addingTimeInterval(1)
         #expect(machine.beginRefresh(.scheduled, now: retry) != nil)
-        machine.refreshFailed(TokenEndpointFailure(kind: .transient, message: "no answer in time"), now: retry, jitter: 1)
+        machine.answerInFlight(failure: TokenEndpointFailure(kind: .transient, message: "no answer in time"), now: retry, jitter: 1)
         #expect(machine.nextRefreshAt == retry.addingTimeInterval(2))
         let third = retry.addingTimeInterval(2)
         #expect(machine.beginRefresh(.scheduled, now: third) != nil)
-        machine.refreshFailed(TokenEndpointFailure(kind: .transient, message: "no answer in time", retryAfter: 60), now: third, jitter: 1)
+        machine.answerInFlight(failure: TokenEndpointFailure(kind: .transient, message: "no answer in time", retryAfter: 60), now: third, jitter: 1)
         let nextTry = third.addingTimeInterval(60)
         #expect(machine.nextRefreshAt == nextTry)
 
@@ -116,7 +116,7 @@ struct RefreshStateMachineTests {
         // Success resets the failures and schedules from the new tokens.
         #expect(machine.beginRefresh(.scheduled, now: nextTry) != nil)
         let fresh = tokens(lifetime: 100, at: nextTry, refresh: "rt-2", access: "at-2")
-        machine.refreshSucceeded(fresh, now: nextTry, jitter: 0)
+        machine.answerInFlight(tokens: fresh, now: nextTry, jitter: 0)
         #expect(machine.consecutiveFailures == 0)
         #expect(machine.lastAttempt?.succeeded == true)
         #expect(machine.nextRefreshAt == nextTry.addingTimeInterval(0.7 * 99))
@@ -128,7 +128,7 @@ struct RefreshStateMachineTests {
         var machine = machine(lifetime: 3600)
         let due = try #require(machine.nextRefreshAt)
         _ = machine.beginRefresh(.scheduled, now: due)
-        machine.refreshFailed(TokenEndpointFailure(kind: .transient, code: nil, message: "429", retryAfter: 30), now: due, jitter: 0)
+        machine.answerInFlight(failure: TokenEndpointFailure(kind: .transient, code: nil, message: "429", retryAfter: 30), now: due, jitter: 0)
         #expect(machine.nextRefreshAt == due.addingTimeInterval(30))
         #expect(!machine.isDue(now: due.addingTimeInterval(29)))
         #expect(machine.isDue(now: due.addingTimeInterval(30)))
@@ -139,7 +139,7 @@ struct RefreshStateMachineTests {
         var machine = machine(lifetime: 3600)
         let due = try #require(machine.nextRefreshAt)
         _ = machine.beginRefresh(.scheduled, now: due)
-        machine.refreshFailed(TokenEndpointFailure(kind: .permanent, code: "invalid_grant", message: "400: invalid_grant"), now: due, jitter: 0)
+        machine.answerInFlight(failure: TokenEndpointFailure(kind: .permanent, code: "invalid_grant", message: "400: invalid_grant"), now: due, jitter: 0)
         #expect(machine.nextRefreshAt == nil)
         #expect(machine.wakeAt == nil)
         #expect(!machine.isDue(now: due.addingTimeInterval(86400)))
@@ -191,7 +191,7 @@ struct RefreshStateMachineTests {
         var failing = machine(lifetime: 8 * 3600)
         let due = try #require(failing.nextRefreshAt)
         _ = failing.beginRefresh(.scheduled, now: due)
-        failing.refreshFailed(TokenEndpointFailure(kind: .transient, message: "503", retryAfter: 3000), now: due, jitter: 0)
+        failing.answerInFlight(failure: TokenEndpointFailure(kind: .transient, message: "503", retryAfter: 3000), now: due, jitter: 0)
         #expect(!failing.isDue(now: due.addingTimeInterval(10)))
         #expect(failing.isDue(now: due.addingTimeInterval(-10)))
     }
@@ -206,7 +206,7 @@ struct RefreshStateMachineTests {
             let now = start.addingTimeInterval(Double(step) / 1000)
             for trigger in [RefreshStateMachine.Trigger.scheduled, .onDemand] where machine.beginRefresh(trigger, now: now) != nil {
                 attempts.append(now.timeIntervalSince(start))
-                machine.refreshFailed(TokenEndpointFailure(kind: .transient, message: "500"), now: now, jitter: 0)
+                machine.answerInFlight(failure: TokenEndpointFailure(kind: .transient, message: "500"), now: now, jitter: 0)
             }
             if case .refresh = machine.decide(now: now) { Issue.record("a request would wait for a refresh during backoff at \(now)") }
         }
@@ -218,13 +218,101 @@ struct RefreshStateMachineTests {
     func singleFlight() {
         var machine = machine(lifetime: 10)
         let late = start.addingTimeInterval(9.9)
-        #expect(machine.beginRefresh(.onDemand, now: late) == Secret("rt-1"))
+        #expect(machine.beginRefresh(.onDemand, now: late)?.refreshToken == Secret("rt-1"))
         #expect(machine.beginRefresh(.onDemand, now: late) == nil)
         #expect(machine.beginRefresh(.scheduled, now: late) == nil)
         #expect(machine.wakeAt == nil)
         #expect(machine.decide(now: late) == .refresh)
-        machine.refreshAbandoned()
+        // A login ends the refresh in flight: its answer will be discarded, and a new one may start.
+        machine.install(tokens(lifetime: 10), jitter: 0.5)
         #expect(machine.beginRefresh(.onDemand, now: late) != nil)
+    }
+
+    @Test("while a refresh is in flight, a request for still-valid tokens waits for it, bounded; after the wait it gets them")
+    func waitsForRefreshInFlight() throws {
+        var machine = machine(lifetime: 100)
+        let due = try #require(machine.nextRefreshAt)
+        let ticketStarted = machine.beginRefresh(.scheduled, now: due)
+        let ticket = try #require(ticketStarted)
+        // No last refresh to go by: the floor.
+        #expect(machine.decide(now: due) == .waitForRefresh(seconds: 5))
+        #expect(machine.decide(now: due.addingTimeInterval(2)) == .waitForRefresh(seconds: 3))
+        #expect(machine.decide(now: due.addingTimeInterval(9)) == .waitForRefresh(seconds: 0))
+        // The wait is over and the refresh still runs: the tokens held, valid, are served.
+        #expect(machine.decide(now: due.addingTimeInterval(9), mayRefresh: false) == .serve(tokens(lifetime: 100)))
+        // An answer is stored before it is served: the refresh stays in flight until then.
+        let fresh = tokens(lifetime: 100, at: due.addingTimeInterval(2), refresh: "rt-2", access: "at-2")
+        let step1 = machine.answered(ticket, .success(fresh), now: due.addingTimeInterval(2), jitter: 0)
+        #expect(step1 == .store(fresh))
+        #expect(machine.isRefreshing)
+        #expect(machine.decide(now: due.addingTimeInterval(2)) == .waitForRefresh(seconds: 3))
+        let step2 = machine.stored(ticket, now: due.addingTimeInterval(2), jitter: 0)
+        #expect(step2)
+        #expect(!machine.isRefreshing)
+        #expect(machine.decide(now: due.addingTimeInterval(2)) == .serve(fresh))
+        // The next wait goes by that refresh's 2 s: three times it, plus a second.
+        let nextStarted = machine.beginRefresh(.onDemand, now: due.addingTimeInterval(2))
+        let next = try #require(nextStarted)
+        #expect(next.number == ticket.number + 1)
+        #expect(machine.decide(now: due.addingTimeInterval(2)) == .waitForRefresh(seconds: 7))
+    }
+
+    @Test("a login or logout during a refresh ends it: the answer to its ticket is discarded, whatever it is")
+    func staleTickets() throws {
+        let answers: [Result<TokenSet, TokenEndpointFailure>] = [
+            .success(tokens(lifetime: 100, refresh: "rt-2", access: "at-2")),
+            .failure(TokenEndpointFailure(kind: .permanent, code: "invalid_grant", message: "400")),
+            .failure(TokenEndpointFailure(kind: .transient, message: "503")),
+        ]
+        for answer in answers {
+            var loggedOut = machine(lifetime: 100)
+            let ticketStarted = loggedOut.beginRefresh(.onDemand, now: start)
+            let ticket = try #require(ticketStarted)
+            loggedOut.logOut()
+            let step3 = loggedOut.answered(ticket, answer, now: start, jitter: 0)
+            #expect(step3 == .discarded)
+            #expect(loggedOut.phase == .loggedOut)
+            #expect(loggedOut.lastAttempt == nil)
+
+            var relogged = machine(lifetime: 100)
+            let oldStarted = relogged.beginRefresh(.onDemand, now: start)
+            let old = try #require(oldStarted)
+            let login = tokens(lifetime: 100, refresh: "rt-login", access: "at-login")
+            relogged.install(login, jitter: 0)
+            // A refresh started after the login is a new ticket; the old one's answer is not taken for it.
+            let currentStarted = relogged.beginRefresh(.onDemand, now: start)
+            let current = try #require(currentStarted)
+            #expect(current != old)
+            let step4 = relogged.answered(old, answer, now: start, jitter: 0)
+            #expect(step4 == .discarded)
+            #expect(relogged.isCurrent(current))
+            #expect(relogged.tokens == login)
+        }
+        // A logout between an answer and its store: the stored answer is not acted on.
+        var machine = machine(lifetime: 100)
+        let ticketStarted = machine.beginRefresh(.onDemand, now: start)
+        let ticket = try #require(ticketStarted)
+        _ = machine.answered(ticket, answers[0], now: start, jitter: 0)
+        machine.logOut()
+        let acted = machine.stored(ticket, now: start, jitter: 0)
+        #expect(!acted)
+        #expect(machine.phase == .loggedOut)
+    }
+
+    @Test("a refused refresh token is stored as login required before the profile says so")
+    func refusedIsStoredFirst() throws {
+        var machine = machine(lifetime: 100)
+        let ticketStarted = machine.beginRefresh(.onDemand, now: start)
+        let ticket = try #require(ticketStarted)
+        let refused = TokenEndpointFailure(kind: .permanent, code: "invalid_grant", message: "400")
+        let reason = "the authorization server refused the refresh token (invalid_grant)"
+        let step5 = machine.answered(ticket, .failure(refused), now: start, jitter: 0)
+        #expect(step5 == .storeLoginRequired(reason: reason))
+        #expect(machine.tokens != nil)
+        let step6 = machine.stored(ticket, now: start, jitter: 0)
+        #expect(step6)
+        #expect(machine.phase == .loginRequired(reason: reason))
+        #expect(machine.decide(now: start) == .fail(.loginRequired(reason)))
     }
 
     @Test("an answer without refresh_token keeps the old one; without expires_in nothing is scheduled")
@@ -250,6 +338,30 @@ struct RefreshStateMachineTests {
         guard case .fail(.loginRequired) = machine.decide(now: start.addingTimeInterval(61)) else {
             Issue.record("expected login required")
             return
+        }
+    }
+}
+
+extension RefreshStateMachine {
+    /// The refresh in flight fails with `failure`, stored when it asks to be.
+    mutating func answerInFlight(failure: TokenEndpointFailure, now: Date, jitter: Double) {
+        answerInFlight(.failure(failure), now: now, jitter: jitter)
+    }
+
+    /// The refresh in flight yields `tokens`, stored.
+    mutating func answerInFlight(tokens: TokenSet, now: Date, jitter: Double) {
+        answerInFlight(.success(tokens), now: now, jitter: jitter)
+    }
+
+    private mutating func answerInFlight(_ result: Result<TokenSet, TokenEndpointFailure>, now: Date, jitter: Double) {
+        guard let ticket = inFlight else {
+            Issue.record("no refresh in flight")
+            return
+        }
+        switch answered(ticket, result, now: now, jitter: jitter) {
+        case .store, .storeLoginRequired: #expect(stored(ticket, now: now, jitter: jitter))
+        case .failed: break
+        case .discarded: Issue.record("the answer to the refresh in flight was discarded")
         }
     }
 }

@@ -23,7 +23,7 @@ struct APIRouterTests {
             stateDirectory: state, sessions: sessions, logger: Logger(label: "test"))
         let logins = LoginManager(tokenEndpoint: tokenEndpoint, limits: ServerLimits(), logger: Logger(label: "test")) {
             profile, settings, tokens throws(ServiceError) in
-            try sessions.install(tokens, profile: profile, settings: settings)
+            try await sessions.install(tokens, profile: profile, settings: settings)
         }
         return APIRouter(credentials: credentials, logins: logins, tokenEndpoint: tokenEndpoint, reload: credentials.reload)
     }

@@ -43,7 +43,22 @@ struct OAuthSessionsTests {
         var now: Date { time.withLock { $0 } }
     }
 
+    /// The schedulers running the sessions' refreshes, as the daemon's service group does.
+    final class Schedulers: Sendable {
+        let running = Mutex<[Task<Void, Never>]>([])
+
+        func run(_ sessions: OAuthSessions) {
+            let task = Task { await RefreshScheduler(sessions: sessions, wakeups: AsyncStream { _ in }, arm: { _ in }).run() }
+            running.withLock { $0.append(task) }
+        }
+
+        func stop() {
+            for task in running.withLock({ $0 }) { task.cancel() }
+        }
+    }
+
     let directory = "/tmp/ca-sessions-" + UUID().uuidString.prefix(8)
+    let schedulers = Schedulers()
     let clock = ManualClock()
     let endpoint = ScriptedEndpoint()
     let settings = OAuthSettings(clientID: "c", authorizeURL: "http://127.0.0.1:9/a", tokenURL: "http://127.0.0.1:9/token")
@@ -59,6 +74,7 @@ struct OAuthSessionsTests {
             store: store, environment: [:], dependencies: .init(now: { clock.now }, jitter: { 0.5 }, refresh: endpoint.refresh),
             logger: Logger(label: "test"), changed: {})
         sessions.configure(profiles)
+        schedulers.run(sessions)
         return sessions
     }
 
@@ -73,6 +89,7 @@ struct OAuthSessionsTests {
     }
 
     func cleanUp() {
+        schedulers.stop()
         try? FileManager.default.removeItem(atPath: directory)
     }
 
@@ -80,7 +97,7 @@ struct OAuthSessionsTests {
     func singleFlight() async throws {
         defer { cleanUp() }
         let sessions = sessions()
-        try sessions.install(tokens(1), profile: "work", settings: settings)
+        try await sessions.install(tokens(1), profile: "work", settings: settings)
         advance(101)
         let fresh = tokens(2)
         async let answered: Void = endpoint.answerNext(.success(fresh))
@@ -101,7 +118,7 @@ struct OAuthSessionsTests {
     func clientReported() async throws {
         defer { cleanUp() }
         let sessions = sessions()
-        try sessions.install(tokens(1), profile: "work", settings: settings)
+        try await sessions.install(tokens(1), profile: "work", settings: settings)
         let rejected = Secret("at-1").fingerprint
         async let answered: Void = endpoint.answerNext(.success(tokens(2)))
         let outcomes = await withTaskGroup(of: OAuthSessions.RefreshOutcome.self) { group in
@@ -120,7 +137,7 @@ struct OAuthSessionsTests {
     func keepsRefreshToken() async throws {
         defer { cleanUp() }
         let sessions = sessions()
-        try sessions.install(tokens(1), profile: "work", settings: settings)
+        try await sessions.install(tokens(1), profile: "work", settings: settings)
         async let answered: Void = endpoint.answerNext(.success(tokens(2, refresh: false)))
         #expect(await sessions.refresh("work", trigger: .onDemand) == .refreshed)
         await answered
@@ -132,7 +149,7 @@ struct OAuthSessionsTests {
     func transient() async throws {
         defer { cleanUp() }
         let sessions = sessions()
-        try sessions.install(tokens(1), profile: "work", settings: settings)
+        try await sessions.install(tokens(1), profile: "work", settings: settings)
         let outage = TokenEndpointFailure(kind: .transient, message: "the token endpoint answered 503")
         advance(95)  // below the minimum validity (15 % of a 99 s usable lifetime): refresh first, fall back to the old token
         async let failed: Void = endpoint.answerNext(.failure(outage))
@@ -169,7 +186,7 @@ struct OAuthSessionsTests {
     func permanent() async throws {
         defer { cleanUp() }
         let sessions = sessions()
-        try sessions.install(tokens(1), profile: "work", settings: settings)
+        try await sessions.install(tokens(1), profile: "work", settings: settings)
         advance(101)
         async let refused: Void = endpoint.answerNext(.failure(TokenEndpointFailure(kind: .permanent, code: "invalid_grant", message: "400")))
         do {
@@ -194,11 +211,11 @@ struct OAuthSessionsTests {
     func logoutDuringRefresh() async throws {
         defer { cleanUp() }
         let sessions = sessions()
-        try sessions.install(tokens(1), profile: "work", settings: settings)
+        try await sessions.install(tokens(1), profile: "work", settings: settings)
         async let refreshing = sessions.refresh("work", trigger: .onDemand)
         var called = endpoint.called.makeAsyncIterator()
         _ = await called.next()
-        #expect(try sessions.forget(profile: "work", settings: settings)?.accessToken == Secret("at-1"))
+        #expect(try await sessions.forget(profile: "work", settings: settings)?.accessToken == Secret("at-1"))
         for continuation in endpoint.pending.withLock({ $0 }) { continuation.resume(returning: .success(tokens(2))) }
         _ = await refreshing
         #expect(try store.load(settings.identity) == nil)
@@ -222,7 +239,7 @@ struct OAuthSessionsTests {
         #expect(await deadlines.next() == .some(nil))  // nothing to refresh yet
 
         let issued = now
-        try sessions.install(tokens(1), profile: "work", settings: settings)
+        try await sessions.install(tokens(1), profile: "work", settings: settings)
         #expect(await deadlines.next() == issued.addingTimeInterval(0.75 * 99))
 
         // Suspended for an hour: the timer is late, the resume wakes the scheduler, the refresh starts at once.

@@ -26,6 +26,9 @@ public struct RefreshPolicy: Sendable, Equatable {
     /// clock, so a token may die up to a second before `received + expires_in`.
     public var expiryAllowance: TimeInterval = 1
 
+    /// The least time a request for still-valid tokens waits for the refresh in flight before it is served them.
+    public var inFlightWaitFloor: TimeInterval = 5
+
     /// Creates a policy; `minimumValidity` is the profile's `min_validity`.
     public init(minimumValidity: TimeInterval = 60) {
         self.minimumValidity = minimumValidity
@@ -47,6 +50,12 @@ public struct RefreshPolicy: Sendable, Equatable {
         let lifetime = max(0, usableUntil(issuedAt: issuedAt, expiresAt: expiresAt).timeIntervalSince(issuedAt))
         let fraction = refreshFraction + refreshSpread * clamp(jitter)
         return issuedAt.addingTimeInterval(max(minimumInterval, lifetime * fraction))
+    }
+
+    /// How long a request for still-valid tokens waits for a refresh, counted from the refresh's start: three times
+    /// what the last one took, plus a second, and at least ``inFlightWaitFloor``.
+    public func inFlightWait(lastLatency: TimeInterval?) -> TimeInterval {
+        max(inFlightWaitFloor, 3 * max(0, lastLatency ?? 0) + 1)
     }
 
     /// The delay before retry number `failures` (1 for the first failure): exponential, capped, with

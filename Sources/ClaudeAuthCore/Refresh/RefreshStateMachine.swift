@@ -7,9 +7,10 @@ import ClaudeAuthAPI
 
 /// One OAuth profile's tokens and refresh timing (DESIGN §6), as a value driven by events and wall-clock instants.
 ///
-/// It performs no I/O and reads no clock: the caller passes `now` and a jitter in `0..<1`, starts the refresh it
-/// is told to, and reports the outcome. Deadlines are wall-clock instants, so after a suspend or a clock jump the
-/// next look at `now` finds overdue work due at once.
+/// It performs no I/O and reads no clock: the caller passes `now` and a jitter in `0..<1`. A refresh it starts is
+/// a ``Ticket``, which the caller performs and hands back with the answer; the machine says what follows. A login
+/// or a logout ends the refresh in flight, so an answer to its ticket is discarded. Deadlines are wall-clock
+/// instants, so after a suspend or a clock jump the next look at `now` finds overdue work due at once.
 public struct RefreshStateMachine: Sendable, Equatable {
     /// Where the profile stands.
     public enum Phase: Sendable, Equatable {
@@ -29,12 +30,28 @@ public struct RefreshStateMachine: Sendable, Equatable {
         case onDemand
     }
 
+    /// A refresh the machine started, to be performed by the caller and handed back with its answer.
+    public struct Ticket: Sendable, Equatable {
+        /// Tells this machine's refreshes apart: only the one in flight is answered.
+        public var number: Int
+        /// The refresh token to send.
+        public var refreshToken: Secret
+        /// What asked for it.
+        public var trigger: Trigger
+        /// When it started.
+        public var startedAt: Date
+    }
+
     /// What a request for the token should get now.
     public enum Decision: Sendable, Equatable {
         /// These tokens.
         case serve(TokenSet)
-        /// Nothing yet: refresh (or wait for the refresh in flight), then decide again without refreshing.
+        /// Nothing yet: start a refresh unless one is in flight, wait for it up to the profile's `token_timeout`,
+        /// then decide again with `mayRefresh` false.
         case refresh
+        /// A refresh is in flight and will replace the tokens held, which a server may revoke the moment it answers:
+        /// wait for it up to `seconds`, then decide again with `mayRefresh` false.
+        case waitForRefresh(seconds: TimeInterval)
         /// An error.
         case fail(Failure)
     }
@@ -47,6 +64,19 @@ public struct RefreshStateMachine: Sendable, Equatable {
         case unavailable(String)
     }
 
+    /// What an answer to a refresh leads to.
+    public enum Step: Sendable, Equatable {
+        /// The ticket is not the refresh in flight (a login or logout came between): nothing to do.
+        case discarded
+        /// New tokens, the refresh token kept when none was sent: store them durably, then report ``stored(_:now:jitter:)``.
+        /// Until then the refresh stays in flight, and requests wait.
+        case store(TokenSet)
+        /// The grant is dead: store that a login is needed, then report ``stored(_:now:jitter:)``.
+        case storeLoginRequired(reason: String)
+        /// A transient failure, recorded: the refresh has ended, and the next try is planned.
+        case failed
+    }
+
     /// The outcome of the last refresh attempt.
     public struct Attempt: Sendable, Equatable {
         /// When it ended.
@@ -56,6 +86,9 @@ public struct RefreshStateMachine: Sendable, Equatable {
         /// Why it failed, without secrets.
         public var message: String?
     }
+
+    /// What clients are told when there are no tokens at all.
+    public static let notLoggedIn = "not logged in"
 
     /// The timing rules.
     public var policy: RefreshPolicy
@@ -67,8 +100,13 @@ public struct RefreshStateMachine: Sendable, Equatable {
     public private(set) var lastAttempt: Attempt?
     /// Transient failures since the last success.
     public private(set) var consecutiveFailures = 0
-    /// Whether a refresh is in flight.
-    public private(set) var isRefreshing = false
+    /// The refresh in flight, if any.
+    public private(set) var inFlight: Ticket?
+    /// How long the last successful refresh took, from its start to its tokens being stored.
+    public private(set) var lastLatency: TimeInterval?
+    /// The answer held while it is being stored.
+    private var answer: Step?
+    private var ticketsIssued = 0
 
     /// A machine for a profile without tokens.
     public init(policy: RefreshPolicy) {
@@ -81,8 +119,14 @@ public struct RefreshStateMachine: Sendable, Equatable {
         return nil
     }
 
-    /// Takes tokens from a login or from the store; the refresh schedule starts over.
+    /// Whether a refresh is in flight.
+    public var isRefreshing: Bool {
+        inFlight != nil
+    }
+
+    /// Takes tokens from a login or from the store; a refresh in flight is discarded, and the schedule starts over.
     public mutating func install(_ tokens: TokenSet, jitter: Double) {
+        endRefresh()
         phase = .active(tokens)
         consecutiveFailures = 0
         nextRefreshAt = schedule(tokens, jitter: jitter)
@@ -90,41 +134,50 @@ public struct RefreshStateMachine: Sendable, Equatable {
 
     /// Marks the grant dead, e.g. from a record in the store.
     public mutating func requireLogin(reason: String) {
+        endRefresh()
         phase = .loginRequired(reason: reason)
         nextRefreshAt = nil
     }
 
-    /// Forgets the tokens (logout).
+    /// Forgets the tokens (logout); a refresh in flight is discarded.
     public mutating func logOut() {
+        endRefresh()
         phase = .loggedOut
         nextRefreshAt = nil
         consecutiveFailures = 0
     }
 
-    /// What a request should get at `now`; with `mayRefresh` false (after a refresh), never `.refresh`.
+    /// What a request should get at `now`; with `mayRefresh` false (after waiting), never a refresh or a wait.
     public func decide(now: Date, mayRefresh: Bool = true) -> Decision {
         switch phase {
         case .loggedOut:
-            return .fail(.loginRequired("not logged in"))
+            return .fail(.loginRequired(Self.notLoggedIn))
         case .loginRequired(let reason):
             return .fail(.loginRequired(reason))
         case .active(let tokens):
-            guard let expiresAt = tokens.expiresAt else { return .serve(tokens) }
-            let usableUntil = policy.usableUntil(issuedAt: tokens.issuedAt, expiresAt: expiresAt)
-            let remaining = usableUntil.timeIntervalSince(now)
-            let lifetime = usableUntil.timeIntervalSince(tokens.issuedAt)
-            // A clock set back before the issue time makes the remaining validity unknowable: refresh first.
-            let trusted = now >= tokens.issuedAt
-            if trusted && remaining >= policy.requiredValidity(lifetime: lifetime) { return .serve(tokens) }
-            if mayRefresh && (isRefreshing || canStart(.onDemand, now: now)) { return .refresh }
-            if remaining > 0 { return .serve(tokens) }
+            let remaining = tokens.expiresAt.map { policy.usableUntil(issuedAt: tokens.issuedAt, expiresAt: $0).timeIntervalSince(now) }
+            if mayRefresh, let inFlight, isFresh(tokens, now: now) {
+                return .waitForRefresh(seconds: inFlightWait(inFlight, now: now))
+            }
+            if mayRefresh, inFlight != nil { return .refresh }
+            if isFresh(tokens, now: now) { return .serve(tokens) }
+            if mayRefresh && canStart(.onDemand, now: now) { return .refresh }
+            if let remaining, remaining > 0 { return .serve(tokens) }
             guard tokens.refreshToken != nil else {
                 return .fail(.loginRequired("the access token expired and the server issued no refresh token"))
             }
+            if inFlight != nil {
+                return .fail(.unavailable("the access token expired and cannot be refreshed now (the token endpoint has not answered yet)"))
+            }
             let why = lastAttempt?.message ?? "the token endpoint is failing"
-            let retry = nextRefreshAt.map { ", next try in \(max(0, Int(clampingSeconds: $0.timeIntervalSince(now), .up))) s" } ?? ""
-            return .fail(.unavailable("the access token expired and cannot be refreshed now (\(why))\(retry)"))
+            return .fail(.unavailable("the access token expired and cannot be refreshed now (\(why))\(retryNote(now: now, prefix: ", "))"))
         }
+    }
+
+    /// When the next try is, for messages: `", next try in 12 s"` with `prefix` ", ", or nothing when none is planned.
+    public func retryNote(now: Date, prefix: String) -> String {
+        guard let next = nextRefreshAt, next > now else { return "" }
+        return "\(prefix)next try in \(Int(clampingSeconds: next.timeIntervalSince(now), .up)) s"
     }
 
     /// Whether a `.scheduled` refresh is due at `now`.
@@ -137,37 +190,81 @@ public struct RefreshStateMachine: Sendable, Equatable {
         isRefreshing ? nil : nextRefreshAt
     }
 
-    /// Starts a refresh if `trigger` allows one at `now`; returns the refresh token to use, or nil.
-    public mutating func beginRefresh(_ trigger: Trigger, now: Date) -> Secret? {
+    /// Starts a refresh if `trigger` allows one at `now`.
+    public mutating func beginRefresh(_ trigger: Trigger, now: Date) -> Ticket? {
         guard canStart(trigger, now: now), let refreshToken = tokens?.refreshToken else { return nil }
-        isRefreshing = true
-        return refreshToken
+        ticketsIssued += 1
+        let ticket = Ticket(number: ticketsIssued, refreshToken: refreshToken, trigger: trigger, startedAt: now)
+        inFlight = ticket
+        return ticket
     }
 
-    /// Records a successful refresh, once `tokens` are stored.
-    public mutating func refreshSucceeded(_ tokens: TokenSet, now: Date, jitter: Double) {
-        isRefreshing = false
-        lastAttempt = Attempt(at: now, succeeded: true)
-        install(tokens, jitter: jitter)
-    }
-
-    /// Records a failed refresh: a permanent failure requires a login, a transient one backs off.
-    public mutating func refreshFailed(_ failure: TokenEndpointFailure, now: Date, jitter: Double) {
-        isRefreshing = false
-        lastAttempt = Attempt(at: now, succeeded: false, message: failure.message)
-        switch failure.kind {
-        case .permanent:
-            requireLogin(reason: "the authorization server refused the refresh token (\(failure.code ?? "invalid_grant"))")
-        case .transient:
-            consecutiveFailures += 1
-            let delay = policy.backoff(failures: consecutiveFailures, retryAfter: failure.retryAfter, jitter: jitter)
-            nextRefreshAt = now.addingTimeInterval(delay)
+    /// Takes the token endpoint's answer to `ticket`: tokens and a dead grant are to be stored first; a transient
+    /// failure backs off.
+    public mutating func answered(_ ticket: Ticket, _ result: Result<TokenSet, TokenEndpointFailure>, now: Date, jitter: Double) -> Step {
+        guard inFlight == ticket, answer == nil else { return .discarded }
+        let step: Step
+        switch result {
+        case .success(let fresh):
+            step = .store(fresh.keepingRefreshToken(ticket.refreshToken))
+        case .failure(let failure):
+            lastAttempt = Attempt(at: now, succeeded: false, message: failure.message)
+            switch failure.kind {
+            case .permanent:
+                step = .storeLoginRequired(reason: "the authorization server refused the refresh token (\(failure.code ?? "invalid_grant"))")
+            case .transient:
+                endRefresh()
+                consecutiveFailures += 1
+                let delay = policy.backoff(failures: consecutiveFailures, retryAfter: failure.retryAfter, jitter: jitter)
+                nextRefreshAt = now.addingTimeInterval(delay)
+                return .failed
+            }
         }
+        answer = step
+        return step
     }
 
-    /// Records a refresh that ended without an answer to judge (its result was discarded).
-    public mutating func refreshAbandoned() {
-        isRefreshing = false
+    /// Reports that what ``answered(_:_:now:jitter:)`` asked to store is stored (or could not be: it is acted on
+    /// anyway); false when a login or logout came between and the refresh's outcome is no longer wanted.
+    public mutating func stored(_ ticket: Ticket, now: Date, jitter: Double) -> Bool {
+        guard inFlight == ticket, let answer else { return false }
+        switch answer {
+        case .store(let tokens):
+            lastAttempt = Attempt(at: now, succeeded: true)
+            lastLatency = max(0, now.timeIntervalSince(ticket.startedAt))
+            install(tokens, jitter: jitter)
+        case .storeLoginRequired(let reason):
+            requireLogin(reason: reason)
+        case .discarded, .failed:
+            endRefresh()
+        }
+        return true
+    }
+
+    /// Whether `ticket` is the refresh in flight.
+    public func isCurrent(_ ticket: Ticket) -> Bool {
+        inFlight == ticket
+    }
+
+    private mutating func endRefresh() {
+        inFlight = nil
+        answer = nil
+    }
+
+    private func isFresh(_ tokens: TokenSet, now: Date) -> Bool {
+        guard let expiresAt = tokens.expiresAt else { return true }
+        let usableUntil = policy.usableUntil(issuedAt: tokens.issuedAt, expiresAt: expiresAt)
+        // A clock set back before the issue time makes the remaining validity unknowable: refresh first.
+        guard now >= tokens.issuedAt else { return false }
+        return usableUntil.timeIntervalSince(now) >= policy.requiredValidity(lifetime: usableUntil.timeIntervalSince(tokens.issuedAt))
+    }
+
+    /// How long a request for still-valid tokens waits for the refresh in flight: what the last refresh took,
+    /// with a wide margin, counted from this refresh's start.
+    private func inFlightWait(_ ticket: Ticket, now: Date) -> TimeInterval {
+        let allowance = policy.inFlightWait(lastLatency: lastLatency)
+        let elapsed = now.timeIntervalSince(ticket.startedAt)
+        return max(0, allowance - max(0, elapsed))
     }
 
     private func canStart(_ trigger: Trigger, now: Date) -> Bool {

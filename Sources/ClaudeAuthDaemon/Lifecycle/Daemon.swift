@@ -132,7 +132,7 @@ public struct Daemon: Sendable {
         let notifier = ServiceNotifier()
         let limits = ServerLimits(requestTimeout: .init(options.requestTimeout)).fitting(openFiles: ProcessHardening.openFileLimit)
         let logins = LoginManager(tokenEndpoint: tokenEndpoint, limits: limits, logger: logger) { profile, settings, tokens throws(ServiceError) in
-            try sessions.install(tokens, profile: profile, settings: settings)
+            try await sessions.install(tokens, profile: profile, settings: settings)
         }
         let server = SocketServer(
             endpoint: endpoint,
@@ -142,10 +142,11 @@ public struct Daemon: Sendable {
             status: credentials.summary,
             logger: logger
         )
+        // Shut down in reverse order: the socket first, the refreshes in flight drain last.
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
-            .init(service: server, successTerminationBehavior: .gracefullyShutdownGroup),
-            .init(service: ConfigReloader(credentials: credentials, notifier: notifier)),
             .init(service: RefreshScheduler(sessions: sessions, wakeups: wakeups, arm: { timer.arm(at: $0) })),
+            .init(service: ConfigReloader(credentials: credentials, notifier: notifier)),
+            .init(service: server, successTerminationBehavior: .gracefullyShutdownGroup),
         ]
         if let desktop {
             let prompts = SignInPrompts(
@@ -174,7 +175,6 @@ public struct Daemon: Sendable {
             logger.critical("stopped on an error", metadata: ["error": "\(error)"])
             exit = .unavailable
         }
-        await sessions.settle(upTo: .seconds(10))
         try? await http.shutdown()
         return exit
     }

@@ -9,6 +9,8 @@ import Logging
 
 /// Runs Authorization Code + PKCE logins (DESIGN §7): one pending login per profile, each with its own loopback
 /// listener, closed on success, failure or timeout.
+///
+/// An actor, because a login's state spans `await`s: after each one, what was checked before is checked again.
 actor LoginManager {
     /// What a client is told when it starts a login.
     struct Ticket: Sendable {
@@ -18,109 +20,176 @@ actor LoginManager {
         var expiresAt: Date
     }
 
-    /// Where a login stands.
+    /// Where a login stands, as clients see it.
     enum Outcome: Sendable, Equatable {
         case pending
         case succeeded
         case failed(String)
     }
 
-    private struct Login {
-        var profile: String
+    /// What the manager takes from the world, injected so tests control time, the listener and the token endpoint.
+    struct Dependencies: Sendable {
+        /// The wall-clock time.
+        var now: @Sendable () -> Date = { Date() }
+        /// Sleeps for a duration: the login's timeout and each waiter's deadline; throws when cancelled.
+        var sleep: @Sendable (Duration) async throws -> Void = { try await Task.sleep(for: $0) }
+        /// Binds the callback listener on a port (0: an ephemeral one).
+        var bind: @Sendable (_ port: Int) async throws(CallbackListener.Failure) -> CallbackListener
+        /// Trades an authorization code for tokens.
+        var exchange: @Sendable (_ code: String, _ login: Exchange) async -> Result<TokenSet, TokenEndpointFailure>
+    }
+
+    /// What a code exchange sends besides the code.
+    struct Exchange: Sendable {
+        var verifier: Secret
+        var redirectURI: String
+        var state: Secret
         var settings: OAuthSettings
         var clientSecret: Secret?
-        var secrets: AuthorizationSecrets
-        var redirectURI: String
+    }
+
+    /// A login's state: one value, so a login is never both exchanging and ended.
+    private enum Phase: Equatable {
+        /// Waiting for the browser's redirect or a pasted code.
+        case awaitingCode
+        /// The code is at the token endpoint; a timeout or a newer login still ends the login, and the answer is dropped.
+        case exchanging
+        /// The tokens are being stored: the login ends with the store's outcome, nothing else.
+        case installing
+        case succeeded
+        case failed(String)
+
+        var outcome: Outcome {
+            switch self {
+            case .awaitingCode, .exchanging, .installing: .pending
+            case .succeeded: .succeeded
+            case .failed(let reason): .failed(reason)
+            }
+        }
+
+        /// Whether a timeout or a newer login may end it.
+        var isReplaceable: Bool {
+            self == .awaitingCode || self == .exchanging
+        }
+    }
+
+    private struct Waiter {
+        var continuation: CheckedContinuation<Outcome, Never>
+        var deadline: Task<Void, Never>?
+    }
+
+    private struct Login {
+        var profile: String
+        var exchange: Exchange
         var expiresAt: Date
-        var outcome: Outcome = .pending
-        var exchanging = false
+        var phase: Phase = .awaitingCode
         var listener: CallbackListener
-        var waiters: [UUID: CheckedContinuation<Outcome, Never>] = [:]
+        var timeout: Task<Void, Never>?
+        var waiters: [Int: Waiter] = [:]
     }
 
     private var logins: [String: Login] = [:]
-    private let tokenEndpoint: TokenEndpointClient
-    private let limits: ServerLimits
+    private var waitersAdmitted = 0
+    private let dependencies: Dependencies
     private let logger: Logger
     /// Persists and installs the tokens of a finished login.
     private let install: @Sendable (String, OAuthSettings, TokenSet) async throws(ServiceError) -> Void
 
     init(
+        dependencies: Dependencies, logger: Logger,
+        install: @escaping @Sendable (String, OAuthSettings, TokenSet) async throws(ServiceError) -> Void
+    ) {
+        self.dependencies = dependencies
+        self.logger = logger
+        self.install = install
+    }
+
+    /// A manager that binds real listeners and exchanges codes at `tokenEndpoint`.
+    init(
         tokenEndpoint: TokenEndpointClient, limits: ServerLimits, logger: Logger,
         install: @escaping @Sendable (String, OAuthSettings, TokenSet) async throws(ServiceError) -> Void
     ) {
-        self.tokenEndpoint = tokenEndpoint
-        self.limits = limits
-        self.logger = logger
-        self.install = install
+        let dependencies = Dependencies(
+            bind: { port throws(CallbackListener.Failure) in try await CallbackListener.bind(port: port, limits: limits, logger: logger) },
+            exchange: { code, login in
+                await tokenEndpoint.exchange(
+                    code: code, verifier: login.verifier, redirectURI: login.redirectURI, state: login.state, settings: login.settings,
+                    secret: login.clientSecret)
+            })
+        self.init(dependencies: dependencies, logger: logger, install: install)
     }
 
     /// Starts a login for `profile`, replacing one already pending for it.
     func start(profile: String, settings: OAuthSettings, clientSecret: Secret?) async throws(ServiceError) -> Ticket {
         // Ended logins stay answerable until they would have expired, then go.
-        let now = Date()
-        logins = logins.filter { $0.value.outcome == .pending || $0.value.expiresAt > now }
-        for (id, login) in logins where login.profile == profile && login.outcome == .pending {
-            await finish(id, .failed("replaced by a newer login"))
-        }
+        let now = dependencies.now()
+        logins = logins.filter { $0.value.phase.outcome == .pending || $0.value.expiresAt > now }
+        await replacePending(profile)
         let listener: CallbackListener
         do {
-            listener = try await CallbackListener.bind(port: settings.redirectPort, limits: limits, logger: logger)
+            listener = try await dependencies.bind(settings.redirectPort)
         } catch {
             throw ServiceError(code: .invalidRequest, message: error.description, profile: profile)
         }
+        // Another start for this profile may have come in while the port was bound: the newest replaces it. No
+        // `await` between the last check and the insertion.
+        await replacePending(profile)
         let id = Base64URL.encode((0..<16).map { _ in UInt8.random(in: .min ... .max) })
         let secrets = AuthorizationSecrets()
         let redirectURI = settings.redirectURI(port: listener.port)
-        let login = Login(
-            profile: profile, settings: settings, clientSecret: clientSecret, secrets: secrets, redirectURI: redirectURI,
-            expiresAt: Date().addingTimeInterval(TimeInterval(settings.loginTimeout)), listener: listener)
-        logins[id] = login
+        let expiresAt = dependencies.now().addingTimeInterval(TimeInterval(settings.loginTimeout))
+        let exchange = Exchange(
+            verifier: secrets.verifier, redirectURI: redirectURI, state: secrets.state, settings: settings, clientSecret: clientSecret)
+        logins[id] = Login(profile: profile, exchange: exchange, expiresAt: expiresAt, listener: listener)
         Task { await listener.run(path: settings.redirectPath) { [weak self] query in await self?.callback(id, query) ?? CallbackPage.failed } }
-        Task { [weak self, timeout = settings.loginTimeout] in
-            try? await Task.sleep(for: .seconds(timeout))
-            await self?.finish(id, .failed("the login was not completed within \(timeout) s"))
+        let sleep = dependencies.sleep
+        logins[id]?.timeout = Task { [weak self, timeout = settings.loginTimeout] in
+            guard (try? await sleep(.seconds(timeout))) != nil else { return }
+            await self?.finish(id, .failed("the login was not completed within \(timeout) s"), interrupting: true)
         }
         logger.info("login started", metadata: ["profile": "\(profile)", "event": "login_started", "port": "\(listener.port)"])
-        return Ticket(id: id, authorizeURL: Self.authorizeURL(settings, secrets, redirectURI), redirectURI: redirectURI, expiresAt: login.expiresAt)
+        return Ticket(id: id, authorizeURL: Self.authorizeURL(settings, secrets, redirectURI), redirectURI: redirectURI, expiresAt: expiresAt)
     }
 
     /// The login's outcome, waiting up to `seconds` for it to leave `pending`.
     func wait(_ id: String, seconds: Int) async throws(ServiceError) -> Outcome {
         guard let login = logins[id] else { throw Self.unknown(id) }
-        guard login.outcome == .pending, seconds > 0 else { return login.outcome }
-        let waiter = UUID()
+        guard login.phase.outcome == .pending, seconds > 0 else { return login.phase.outcome }
+        waitersAdmitted += 1
+        let waiter = waitersAdmitted
+        let sleep = dependencies.sleep
         return await withCheckedContinuation { continuation in
-            logins[id]?.waiters[waiter] = continuation
-            Task { [weak self] in
-                try? await Task.sleep(for: .seconds(seconds))
+            logins[id]?.waiters[waiter] = Waiter(continuation: continuation, deadline: Task { [weak self] in
+                guard (try? await sleep(.seconds(seconds))) != nil else { return }
                 await self?.release(id, waiter)
-            }
+            })
         }
     }
 
     /// Finishes a login with what the user pasted: a bare code, `code#state`, or the whole redirect URL.
     func submit(_ id: String, input: String) async throws(ServiceError) -> Outcome {
         guard let login = logins[id] else { throw Self.unknown(id) }
-        guard login.outcome == .pending, !login.exchanging else { return login.outcome }
+        guard login.phase == .awaitingCode else { return login.phase.outcome }
         var parameters = PastedCode.parameters(input)
         if parameters["code"]?.isEmpty ?? true, parameters["error"] == nil {
             throw ServiceError(code: .invalidRequest, message: "that is not a code, code#state, or a redirect URL with a code", profile: login.profile)
         }
         // A bare code, or a URL without state, belongs to this login by construction.
-        let state = parameters["state"] ?? login.secrets.state.unredacted
+        let expected = login.exchange.state.unredacted
+        let state = parameters["state"] ?? expected
         parameters["state"] = state
-        guard ConstantTime.equals(state, login.secrets.state.unredacted) else {
+        guard ConstantTime.equals(state, expected) else {
             throw ServiceError(code: .invalidRequest, message: "that code belongs to another login (its state does not match)", profile: login.profile)
         }
         _ = await callback(id, parameters)
-        return logins[id]?.outcome ?? .failed("the login ended")
+        return logins[id]?.phase.outcome ?? .failed("the login ended")
     }
 
-    /// Answers the browser's redirect: a wrong state keeps the login waiting; `error=` ends it; a code is exchanged.
-    private func callback(_ id: String, _ query: [String: String]) async -> APIResponse {
-        guard let login = logins[id], login.outcome == .pending, !login.exchanging else { return CallbackPage.failed }
-        guard let state = query["state"], ConstantTime.equals(state, login.secrets.state.unredacted) else {
+    /// Answers the browser's redirect: a wrong state keeps the login waiting; `error=` ends it; a code is exchanged,
+    /// and its tokens installed only if the login is still the one waiting for them.
+    func callback(_ id: String, _ query: [String: String]) async -> APIResponse {
+        guard let login = logins[id], login.phase == .awaitingCode else { return CallbackPage.failed }
+        guard let state = query["state"], ConstantTime.equals(state, login.exchange.state.unredacted) else {
             logger.warning("sign-in redirect with a wrong state ignored", metadata: ["profile": "\(login.profile)", "event": "login_wrong_state"])
             return CallbackPage.wrongState
         }
@@ -133,14 +202,15 @@ actor LoginManager {
             await finish(id, .failed("the redirect carried no code"))
             return CallbackPage.failed
         }
-        logins[id]?.exchanging = true
-        let result = await tokenEndpoint.exchange(
-            code: code, verifier: login.secrets.verifier, redirectURI: login.redirectURI, state: login.secrets.state,
-            settings: login.settings, secret: login.clientSecret)
+        logins[id]?.phase = .exchanging
+        let result = await dependencies.exchange(code, login.exchange)
+        // The login may have timed out or been replaced while the server answered: then its tokens are not wanted.
+        guard logins[id]?.phase == .exchanging else { return CallbackPage.failed }
         switch result {
         case .success(let tokens):
+            logins[id]?.phase = .installing
             do {
-                try await install(login.profile, login.settings, tokens)
+                try await install(login.profile, login.exchange.settings, tokens)
             } catch {
                 await finish(id, .failed(error.message))
                 return CallbackPage.failed
@@ -151,29 +221,43 @@ actor LoginManager {
             await finish(id, .succeeded)
             return CallbackPage.signedIn
         case .failure(let failure):
-            let hidden = [login.secrets.verifier] + (login.clientSecret.map { [$0] } ?? [])
+            let hidden = [login.exchange.verifier] + (login.exchange.clientSecret.map { [$0] } ?? [])
             await finish(id, .failed("the code exchange failed: \(ServerText.excerpt(failure.message, limit: 600, hiding: hidden))"))
             return CallbackPage.failed
         }
     }
 
-    private func finish(_ id: String, _ outcome: Outcome) async {
-        guard var login = logins[id], login.outcome == .pending else { return }
-        login.outcome = outcome
+    /// Ends every login pending for `profile` as replaced; returns once none is.
+    private func replacePending(_ profile: String) async {
+        while let (id, _) = logins.first(where: { $0.value.profile == profile && $0.value.phase.isReplaceable }) {
+            await finish(id, .failed("replaced by a newer login"), interrupting: true)
+        }
+    }
+
+    /// Ends a pending login; one `interrupting` it from outside (a timeout, a newer login) only before its tokens
+    /// are being installed. Its timers are cancelled, its listener closed, then its waiters told.
+    private func finish(_ id: String, _ phase: Phase, interrupting: Bool = false) async {
+        guard var login = logins[id], login.phase.outcome == .pending, !interrupting || login.phase.isReplaceable else { return }
+        login.phase = phase
         let waiters = login.waiters
         login.waiters = [:]
+        login.timeout?.cancel()
+        login.timeout = nil
         logins[id] = login
-        if case .failed(let reason) = outcome {
+        if case .failed(let reason) = phase {
             logger.warning("login failed", metadata: ["profile": "\(login.profile)", "event": "login_failed", "reason": "\(reason)"])
         }
         // Closed before anyone is told, so a client that hears the outcome finds the port closed.
         await login.listener.close()
-        for waiter in waiters.values { waiter.resume(returning: outcome) }
+        for waiter in waiters.values {
+            waiter.deadline?.cancel()
+            waiter.continuation.resume(returning: phase.outcome)
+        }
     }
 
-    private func release(_ id: String, _ waiter: UUID) {
-        guard let continuation = logins[id]?.waiters.removeValue(forKey: waiter) else { return }
-        continuation.resume(returning: logins[id]?.outcome ?? .pending)
+    private func release(_ id: String, _ waiter: Int) {
+        guard let waiter = logins[id]?.waiters.removeValue(forKey: waiter) else { return }
+        waiter.continuation.resume(returning: logins[id]?.phase.outcome ?? .pending)
     }
 
     private static func authorizeURL(_ settings: OAuthSettings, _ secrets: AuthorizationSecrets, _ redirectURI: String) -> String {

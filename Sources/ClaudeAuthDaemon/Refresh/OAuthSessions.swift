@@ -6,10 +6,15 @@ import Foundation
 import ClaudeAuthAPI
 import ClaudeAuthCore
 import Logging
+import NIOCore
+import NIOPosix
 import Synchronization
 
-/// Every `oauth` profile's tokens and refresh state. Serves tokens without waiting while they are fresh, and
-/// performs refreshes: at most one per profile at a time, the new tokens stored durably before they are served.
+/// Every `oauth` profile's tokens, each in a ``RefreshStateMachine``, and the refreshes those machines start.
+///
+/// It executes what the machines decide: serves tokens without waiting while they are fresh, queues each refresh
+/// for the ``RefreshScheduler`` to run, parks the requests that must wait for one, and stores every outcome on the
+/// ``StoreLane`` before it is served. Its lock guards a few assignments; nothing is called under it.
 final class OAuthSessions: Sendable {
     /// What the sessions take from the world, injected so tests control time and the token endpoint.
     struct Dependencies: Sendable {
@@ -31,30 +36,55 @@ final class OAuthSessions: Sendable {
 
     /// What a refresh request found.
     enum RefreshOutcome: Sendable, Equatable {
-        /// It ran or joined a refresh, successful or not.
+        /// It ran or joined a refresh that yielded new tokens.
         case refreshed
         /// The token had already changed from the one named: nothing was done.
         case alreadyReplaced
         /// None could start now: backing off, no refresh token, or no tokens at all.
         case notStarted
+        /// The refresh failed, or has not ended within the profile's `token_timeout`.
+        case failed(ServiceError)
+    }
+
+    /// A profile's state for `status`, without secrets.
+    struct Status: Sendable, Equatable {
+        var state: ProfileState
+        var fingerprint: String?
+        var message: String?
+        var refresh: RefreshStatus?
+    }
+
+    /// A refresh a machine started, for the scheduler to run with ``perform(_:)``.
+    struct RefreshJob: Sendable {
+        var profile: String
+        var settings: OAuthSettings
+        var ticket: RefreshStateMachine.Ticket
+    }
+
+    /// A request waiting for a refresh to end.
+    private struct Waiter {
+        var continuation: CheckedContinuation<Void, Never>
+        var deadline: Scheduled<Void>?
     }
 
     private struct Session {
         var settings: OAuthSettings
         var machine: RefreshStateMachine
-        var inFlight: Task<Void, Never>?
+        /// Resumed when the refresh in flight ends, or each at its deadline.
+        var waiters: [Int: Waiter] = [:]
     }
 
     private struct State {
         var sessions: [String: Session] = [:]
-        /// Bumped by every login and logout of an identity: a refresh begun before one is discarded.
-        var generations: [CredentialIdentity: Int] = [:]
+        var waitersAdmitted = 0
     }
 
+    /// The refreshes started, in order: the scheduler runs each as a child task.
+    let refreshes: AsyncStream<RefreshJob>
+    private let queue: AsyncStream<RefreshJob>.Continuation
     private let state = Mutex(State())
-    /// Serialises writes to the store with the generation check, so a logout cannot interleave with a refresh's write.
-    private let storeWrites = Mutex(())
     private let store: CredentialStore
+    private let lane: StoreLane
     private let dependencies: Dependencies
     private let environment: [String: String]
     private let logger: Logger
@@ -67,11 +97,13 @@ final class OAuthSessions: Sendable {
         changed: @escaping @Sendable () -> Void, loginEvents: @escaping @Sendable (LoginEvent) -> Void = { _ in }
     ) {
         self.store = store
+        self.lane = .shared
         self.environment = environment
         self.dependencies = dependencies
         self.logger = logger
         self.changed = changed
         self.loginEvents = loginEvents
+        (refreshes, queue) = AsyncStream.makeStream(of: RefreshJob.self)
     }
 
     /// Takes the configured `oauth` profiles: a new profile's tokens are read from the store, a profile whose
@@ -86,10 +118,10 @@ final class OAuthSessions: Sendable {
         for (name, settings) in oauth where known[name] != settings.identity {
             loaded[name] = storedMachine(profile: name, settings: settings)
         }
-        state.withLock { state in
+        let released = state.withLock { state -> [Waiter] in
             var sessions: [String: Session] = [:]
             for (name, settings) in oauth {
-                if var session = state.sessions[name], session.settings.identity == settings.identity {
+                if var session = state.sessions.removeValue(forKey: name), session.settings.identity == settings.identity {
                     session.settings = settings
                     session.machine.policy = settings.refreshPolicy
                     sessions[name] = session
@@ -97,8 +129,10 @@ final class OAuthSessions: Sendable {
                     sessions[name] = Session(settings: settings, machine: machine)
                 }
             }
-            state.sessions = sessions
+            defer { state.sessions = sessions }
+            return state.sessions.values.flatMap(\.waiters.values)
         }
+        Self.resume(released)
         // A profile removed, or now naming another login, ends whatever need it had.
         let configured = Set(oauth.map(\.0))
         for name in known.keys.sorted() where loaded[name] != nil || !configured.contains(name) {
@@ -106,7 +140,7 @@ final class OAuthSessions: Sendable {
         }
         for (name, machine) in loaded.sorted(by: { $0.key < $1.key }) {
             switch machine.phase {
-            case .loggedOut: loginEvents(.needed(profile: name, reason: "not logged in"))
+            case .loggedOut: loginEvents(.needed(profile: name, reason: RefreshStateMachine.notLoggedIn))
             case .loginRequired(let reason): loginEvents(.needed(profile: name, reason: reason))
             case .active: break
             }
@@ -114,21 +148,34 @@ final class OAuthSessions: Sendable {
         changed()
     }
 
-    /// The tokens to serve for `profile`: at once while fresh; else after a refresh (begun or joined), waiting
-    /// for it at most the profile's `token_timeout`; the refresh itself goes on.
+    /// The tokens to serve for `profile`: at once while fresh and no refresh is in flight; else after the refresh
+    /// (begun or joined), waiting for it at most the profile's `token_timeout`, or less while the tokens held are
+    /// still valid; the refresh itself goes on.
     func tokens(for profile: String) async throws(ServiceError) -> TokenSet {
-        switch decision(profile, mayRefresh: true) {
+        let now = dependencies.now()
+        let (decision, job, timeout) = update(profile) { session -> (RefreshStateMachine.Decision, RefreshJob?, TimeInterval) in
+            let decision = session.machine.decide(now: now)
+            var job: RefreshJob?
+            if case .refresh = decision, let ticket = session.machine.beginRefresh(.onDemand, now: now) {
+                job = RefreshJob(profile: profile, settings: session.settings, ticket: ticket)
+            }
+            return (decision, job, TimeInterval(session.settings.tokenTimeout))
+        } ?? (.fail(.loginRequired(RefreshStateMachine.notLoggedIn)), nil, 0)
+        if let job { queue.yield(job) }
+        switch decision {
         case .serve(let tokens):
             return tokens
         case .fail(let failure):
             throw ServiceError(failure, profile: profile)
         case .refresh:
-            _ = await refresh(profile, trigger: .onDemand)
-            switch decision(profile, mayRefresh: false) {
-            case .serve(let tokens): return tokens
-            case .fail(let failure): throw ServiceError(failure, profile: profile)
-            case .refresh: throw ServiceError(code: .internalError, message: "the refresh left no decision", profile: profile)
-            }
+            await waitForRefresh(profile, upTo: timeout)
+        case .waitForRefresh(let seconds):
+            await waitForRefresh(profile, upTo: min(seconds, timeout))
+        }
+        switch self.decision(profile, mayRefresh: false) {
+        case .serve(let tokens): return tokens
+        case .fail(let failure): throw ServiceError(failure, profile: profile)
+        case .refresh, .waitForRefresh: throw ServiceError(code: .internalError, message: "the refresh left no decision", profile: profile)
         }
     }
 
@@ -136,96 +183,88 @@ final class OAuthSessions: Sendable {
     /// `token_timeout`; with `ifFingerprint`, only while the token served is still that one, so many clients
     /// reporting one rejected token cause one refresh.
     func refresh(_ profile: String, trigger: RefreshStateMachine.Trigger, ifFingerprint: String? = nil) async -> RefreshOutcome {
-        let (task, outcome) = begin(profile, trigger: trigger, ifFingerprint: ifFingerprint)
-        if let task, let timeout = state.withLock({ $0.sessions[profile]?.settings.tokenTimeout }) {
-            await Self.wait(for: task, upTo: .seconds(timeout))
-        }
-        return outcome
-    }
-
-    /// Waits up to `limit` for the refreshes in flight, so a stop does not abandon a grant the server may
-    /// already have processed (its rotated refresh token would be lost).
-    func settle(upTo limit: Duration) async {
-        let running = state.withLock { $0.sessions.values.compactMap(\.inFlight) }
-        let deadline = ContinuousClock.now + limit
-        for task in running { await Self.wait(for: task, upTo: max(.zero, deadline - .now)) }
-    }
-
-    /// Waits until `task` ends or `limit` passes, whichever is first; the task is not cancelled.
-    private static func wait(for task: Task<Void, Never>, upTo limit: Duration) async {
-        let resumed = Mutex(false)
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            let resume = { @Sendable in
-                if resumed.withLock({ done in defer { done = true }; return !done }) { continuation.resume() }
+        enum Start { case replaced, notStarted, joined(before: String?, timeout: TimeInterval, job: RefreshJob?) }
+        let now = dependencies.now()
+        let start = update(profile) { session -> Start in
+            let held = session.machine.tokens?.accessToken.fingerprint
+            if let ifFingerprint, held != ifFingerprint { return .replaced }
+            var job: RefreshJob?
+            if !session.machine.isRefreshing {
+                guard let ticket = session.machine.beginRefresh(trigger, now: now) else { return .notStarted }
+                job = RefreshJob(profile: profile, settings: session.settings, ticket: ticket)
             }
-            let timer = Task {
-                try? await Task.sleep(for: limit)
-                resume()
-            }
-            Task {
-                await task.value
-                timer.cancel()
-                resume()
-            }
+            return .joined(before: held, timeout: TimeInterval(session.settings.tokenTimeout), job: job)
+        } ?? .notStarted
+        switch start {
+        case .replaced:
+            return .alreadyReplaced
+        case .notStarted:
+            return .notStarted
+        case .joined(let before, let timeout, let job):
+            if let job { queue.yield(job) }
+            await waitForRefresh(profile, upTo: timeout)
+            return fingerprint(of: profile) != before ? .refreshed : .failed(whyNotRefreshed(profile))
         }
     }
 
     /// Starts every refresh due now; returns when the next one is due.
     func startDueRefreshes() -> Date? {
         let now = dependencies.now()
-        let due = state.withLock { $0.sessions.filter { $0.value.machine.isDue(now: now) }.map(\.key) }
-        for profile in due { _ = begin(profile, trigger: .scheduled, ifFingerprint: nil) }
-        return state.withLock { $0.sessions.values.compactMap(\.machine.wakeAt).min() }
+        let (jobs, next) = state.withLock { state -> ([RefreshJob], Date?) in
+            var jobs: [RefreshJob] = []
+            for profile in state.sessions.keys.sorted() {
+                guard let ticket = state.sessions[profile]?.machine.beginRefresh(.scheduled, now: now), let settings = state.sessions[profile]?.settings
+                else { continue }
+                jobs.append(RefreshJob(profile: profile, settings: settings, ticket: ticket))
+            }
+            return (jobs, state.sessions.values.compactMap(\.machine.wakeAt).min())
+        }
+        for job in jobs { queue.yield(job) }
+        return next
     }
 
-    /// Starts a refresh, or finds the one in flight: the check and the start are one step under the lock.
-    private func begin(_ profile: String, trigger: RefreshStateMachine.Trigger, ifFingerprint: String?) -> (Task<Void, Never>?, RefreshOutcome) {
-        state.withLock { state in
-            guard var session = state.sessions[profile] else { return (nil, .notStarted) }
-            if let ifFingerprint, session.machine.tokens?.accessToken.fingerprint != ifFingerprint { return (nil, .alreadyReplaced) }
-            if let running = session.inFlight { return (running, .refreshed) }
-            guard let refreshToken = session.machine.beginRefresh(trigger, now: dependencies.now()) else { return (nil, .notStarted) }
-            let generation = state.generations[session.settings.identity, default: 0]
-            let settings = session.settings
-            session.inFlight = Task {
-                await self.perform(profile: profile, settings: settings, refreshToken: refreshToken, generation: generation, trigger: trigger)
+    /// Stores a login's tokens durably, then serves them for every profile of that identity; a refresh in flight
+    /// from before is discarded.
+    func install(_ tokens: TokenSet, profile: String, settings: OAuthSettings) async throws(ServiceError) {
+        let credential = StoredCredential(identity: settings.identity, profile: profile, tokens: tokens, storedAt: dependencies.now())
+        let jitter = dependencies.jitter()
+        let saved = await lane.run { [self] () -> Result<Void, FileError> in
+            do throws(FileError) {
+                try store.save(credential)
+            } catch {
+                return .failure(error)
             }
-            state.sessions[profile] = session
-            return (session.inFlight, .refreshed)
-        }
-    }
-
-    /// Stores a login's tokens durably, then serves them; a refresh still in flight from before is discarded.
-    func install(_ tokens: TokenSet, profile: String, settings: OAuthSettings) throws(ServiceError) {
-        try storeWrites.withLock { _ throws(ServiceError) in
-            try save(StoredCredential(identity: settings.identity, profile: profile, tokens: tokens, storedAt: dependencies.now()), profile: profile)
-            let jitter = dependencies.jitter()
-            state.withLock { state in
-                state.generations[settings.identity, default: 0] += 1
-                var session = state.sessions[profile] ?? Session(settings: settings, machine: RefreshStateMachine(policy: settings.refreshPolicy))
-                session.machine.install(tokens, jitter: jitter)
-                state.sessions[profile] = session
+            let released = state.withLock { state -> [Waiter] in
+                if state.sessions[profile] == nil {
+                    state.sessions[profile] = Session(settings: settings, machine: RefreshStateMachine(policy: settings.refreshPolicy))
+                }
+                return Self.mutate(&state, identity: settings.identity) { $0.install(tokens, jitter: jitter) }
             }
+            Self.resume(released)
+            return .success(())
         }
+        if case .failure(let error) = saved { throw storeFailure(error, profile: profile) }
         loginEvents(.settled(profile: profile))
         changed()
     }
 
-    /// Forgets a profile's tokens in memory and on disk; returns what was held, for revocation.
-    func forget(profile: String, settings: OAuthSettings) throws(ServiceError) -> TokenSet? {
-        let held = try storeWrites.withLock { _ throws(ServiceError) -> TokenSet? in
-            let held = state.withLock { state -> TokenSet? in
-                state.generations[settings.identity, default: 0] += 1
-                let held = state.sessions[profile]?.machine.tokens
-                state.sessions[profile]?.machine.logOut()
-                return held
+    /// Forgets a profile's tokens in memory and on disk, for every profile of that identity; returns what was held,
+    /// for revocation. A refresh in flight is discarded.
+    func forget(profile: String, settings: OAuthSettings) async throws(ServiceError) -> TokenSet? {
+        let (held, deleted) = await lane.run { [self] () -> (TokenSet?, Result<Void, FileError>) in
+            let (held, released) = state.withLock { state in
+                (state.sessions[profile]?.machine.tokens, Self.mutate(&state, identity: settings.identity) { $0.logOut() })
             }
-            do {
+            Self.resume(released)
+            do throws(FileError) {
                 try store.delete(settings.identity)
+                return (held, .success(()))
             } catch {
-                throw ServiceError(code: .internalError, message: "cannot delete the stored tokens: \(error)", profile: profile)
+                return (held, .failure(error))
             }
-            return held
+        }
+        if case .failure(let error) = deleted {
+            throw ServiceError(code: .internalError, message: "cannot delete the stored tokens: \(error)", profile: profile)
         }
         logger.info("logged out", metadata: ["profile": "\(profile)", "event": "logout"])
         loginEvents(.settled(profile: profile))
@@ -238,30 +277,12 @@ final class OAuthSessions: Sendable {
         state.withLock { $0.sessions[profile]?.machine.tokens?.accessToken.fingerprint }
     }
 
-    /// Why a refresh asked for left the token as it was.
-    func whyNotRefreshed(_ profile: String) -> ServiceError {
-        let now = dependencies.now()
-        let machine = state.withLock { $0.sessions[profile]?.machine }
-        guard let machine, let tokens = machine.tokens else {
-            if case .loginRequired(let reason)? = machine?.phase { return ServiceError(.loginRequired(reason), profile: profile) }
-            return ServiceError(.loginRequired("not logged in"), profile: profile)
-        }
-        guard tokens.refreshToken != nil else {
-            return ServiceError(.loginRequired("the server issued no refresh token"), profile: profile)
-        }
-        var message = machine.isRefreshing ? "the token endpoint has not answered yet; the refresh goes on" : "the token was not refreshed"
-        if let last = machine.lastAttempt, !last.succeeded, let detail = last.message { message += ": \(detail)" }
-        if let next = machine.nextRefreshAt, next > now { message += "; next try in \(Int(clampingSeconds: next.timeIntervalSince(now), .up)) s" }
-        return ServiceError(code: .tokenEndpointUnavailable, message: message, profile: profile)
-    }
-
     /// A profile's state for `status`, without secrets.
-    func status(of profile: String) -> (state: ProfileState, fingerprint: String?, message: String?, refresh: RefreshStatus?) {
+    func status(of profile: String) -> Status {
         let now = dependencies.now()
-        guard let session = state.withLock({ $0.sessions[profile] }) else {
-            return (.loginRequired, nil, "not logged in: run `claude-auth login --profile \(profile)`", nil)
+        guard let machine = state.withLock({ $0.sessions[profile]?.machine }) else {
+            return Status(state: .loginRequired, message: "\(RefreshStateMachine.notLoggedIn): run `claude-auth login --profile \(profile)`")
         }
-        let machine = session.machine
         let refresh = machine.tokens.map { tokens in
             RefreshStatus(
                 expiresAt: tokens.expiresAt, nextRefreshAt: machine.nextRefreshAt, refreshing: machine.isRefreshing,
@@ -270,12 +291,14 @@ final class OAuthSessions: Sendable {
         }
         switch machine.decide(now: now, mayRefresh: false) {
         case .serve(let tokens):
-            return (.ready, tokens.accessToken.fingerprint, nil, refresh)
+            return Status(state: .ready, fingerprint: tokens.accessToken.fingerprint, refresh: refresh)
         case .fail(let failure):
             let error = ServiceError(failure, profile: profile)
-            return (error.code == .loginRequired ? .loginRequired : .unavailable, machine.tokens?.accessToken.fingerprint, error.message, refresh)
-        case .refresh:
-            return (.ready, nil, nil, refresh)
+            return Status(
+                state: error.code == .loginRequired ? .loginRequired : .unavailable, fingerprint: machine.tokens?.accessToken.fingerprint,
+                message: error.message, refresh: refresh)
+        case .refresh, .waitForRefresh:
+            return Status(state: .ready, refresh: refresh)
         }
     }
 
@@ -297,100 +320,199 @@ final class OAuthSessions: Sendable {
         return Secret(secret)
     }
 
-    private func decision(_ profile: String, mayRefresh: Bool) -> RefreshStateMachine.Decision {
-        let now = dependencies.now()
-        return state.withLock { state in
-            state.sessions[profile]?.machine.decide(now: now, mayRefresh: mayRefresh) ?? .fail(.loginRequired("not logged in"))
-        }
-    }
-
-    /// One refresh: the token endpoint call, then the store, then memory, unless a login or logout came between.
-    private func perform(profile: String, settings: OAuthSettings, refreshToken: Secret, generation: Int, trigger: RefreshStateMachine.Trigger) async {
-        let started = dependencies.now()
-        var result: Result<TokenSet, TokenEndpointFailure>
-        do throws(ServiceError) {
-            let secret = try clientSecret(of: settings, profile: profile)
-            result = await dependencies.refresh(refreshToken, settings, secret)
-            // A server may echo what it was sent in its error text, which goes to the log, `status` and clients.
-            let held = [refreshToken, secret, state.withLock { $0.sessions[profile]?.machine.tokens?.accessToken }].compactMap { $0 }
-            result = result.mapError { failure in
-                var failure = failure
-                failure.message = ServerText.excerpt(failure.message, limit: 600, hiding: held)
-                return failure
-            }
-        } catch {
-            result = .failure(TokenEndpointFailure(kind: .transient, message: error.message))
-        }
+    /// One refresh: the token endpoint call, then its outcome stored, then served, unless a login or logout came
+    /// between. Run by the scheduler.
+    func perform(_ job: RefreshJob) async {
+        let (profile, ticket) = (job.profile, job.ticket)
+        let result = await exchange(job)
         let now = dependencies.now()
         let jitter = dependencies.jitter()
-        let identity = settings.identity
-        storeWrites.withLock { _ in
-            guard state.withLock({ $0.generations[identity, default: 0] }) == generation else {
-                state.withLock { $0.sessions[profile]?.inFlight = nil; $0.sessions[profile]?.machine.refreshAbandoned() }
-                logger.info("refresh result discarded: the profile logged in or out meanwhile", metadata: ["profile": "\(profile)", "event": "refresh_discarded"])
-                return
+        let step = update(profile) { $0.machine.answered(ticket, result, now: now, jitter: jitter) } ?? .discarded
+        var metadata: Logger.Metadata = [
+            "profile": "\(profile)", "trigger": "\(ticket.trigger == .scheduled ? "scheduled" : "on_demand")",
+            "duration_ms": "\(Int(clampingSeconds: now.timeIntervalSince(ticket.startedAt) * 1000))",
+        ]
+        switch step {
+        case .discarded:
+            return discarded(profile)
+        case .failed:
+            guard case .failure(let failure) = result else { break }
+            let machine = state.withLock { $0.sessions[profile]?.machine }
+            metadata["event"] = "refresh_failed"
+            metadata["error"] = "\(failure.message)"
+            metadata["fingerprint"] = "\(ticket.refreshToken.fingerprint)"
+            if let machine {
+                metadata["consecutive_failures"] = "\(machine.consecutiveFailures)"
+                if let next = machine.nextRefreshAt { metadata["retry_in"] = "\(Int(clampingSeconds: next.timeIntervalSince(now), .up))" }
             }
-            var metadata: Logger.Metadata = [
-                "profile": "\(profile)", "trigger": "\(trigger == .scheduled ? "scheduled" : "on_demand")",
-                "duration_ms": "\(Int(clampingSeconds: now.timeIntervalSince(started) * 1000))",
-            ]
-            switch result {
-            case .success(let fresh):
-                let tokens = fresh.keepingRefreshToken(refreshToken)
-                // The rotated refresh token goes to disk before the new access token is served: a crash from here on
-                // leaves a store the next start can refresh from.
-                do throws(ServiceError) {
-                    try save(StoredCredential(identity: identity, profile: profile, tokens: tokens, storedAt: now), profile: profile)
-                } catch {
-                    logger.critical("refreshed tokens not stored; they live in memory only until the next refresh",
-                                    metadata: ["profile": "\(profile)", "event": "store_failed", "error": "\(error.message)"])
-                }
-                let next = state.withLock { state -> Date? in
-                    state.sessions[profile]?.inFlight = nil
-                    state.sessions[profile]?.machine.refreshSucceeded(tokens, now: now, jitter: jitter)
-                    return state.sessions[profile]?.machine.nextRefreshAt
-                }
-                metadata["event"] = "refresh"
-                metadata["fingerprint"] = "\(tokens.accessToken.fingerprint)"
-                metadata["rotated"] = "\(fresh.refreshToken != nil)"
-                if let expiry = tokens.expiresAt { metadata["expires_in"] = "\(Int(clampingSeconds: expiry.timeIntervalSince(now)))" }
-                if let next { metadata["next_refresh_in"] = "\(Int(clampingSeconds: next.timeIntervalSince(now)))" }
-                logger.info("refreshed tokens", metadata: metadata)
-            case .failure(let failure):
-                if failure.kind == .permanent {
-                    let reason = "the authorization server refused the refresh token (\(failure.code ?? "invalid_grant")) at \(now)"
-                    try? save(StoredCredential(identity: identity, profile: profile, loginRequired: reason, storedAt: now), profile: profile)
-                    loginEvents(.needed(profile: profile, reason: reason))
-                }
-                let machine = state.withLock { state -> RefreshStateMachine? in
-                    state.sessions[profile]?.inFlight = nil
-                    state.sessions[profile]?.machine.refreshFailed(failure, now: now, jitter: jitter)
-                    return state.sessions[profile]?.machine
-                }
-                metadata["event"] = failure.kind == .permanent ? "refresh_refused" : "refresh_failed"
-                metadata["error"] = "\(failure.message)"
-                metadata["fingerprint"] = "\(refreshToken.fingerprint)"
-                if let machine {
-                    metadata["consecutive_failures"] = "\(machine.consecutiveFailures)"
-                    if let next = machine.nextRefreshAt { metadata["retry_in"] = "\(Int(clampingSeconds: next.timeIntervalSince(now), .up))" }
-                }
-                if failure.kind == .permanent {
-                    logger.error("the refresh token was refused: a new login is needed", metadata: metadata)
-                } else {
-                    logger.warning("refresh failed, will retry", metadata: metadata)
-                }
+            logger.warning("refresh failed, will retry", metadata: metadata)
+        case .store(let tokens):
+            // The rotated refresh token goes to disk before the new access token is served: a crash from here on
+            // leaves a store the next start can refresh from.
+            let credential = StoredCredential(identity: job.settings.identity, profile: profile, tokens: tokens, storedAt: now)
+            guard let saved = await storeOutcome(credential, of: job, now: now, jitter: jitter) else { return discarded(profile) }
+            if case .failure(let error) = saved {
+                logger.critical("refreshed tokens not stored; they live in memory only until the next refresh",
+                                metadata: ["profile": "\(profile)", "event": "store_failed", "error": "\(error)"])
             }
+            metadata["event"] = "refresh"
+            metadata["fingerprint"] = "\(tokens.accessToken.fingerprint)"
+            if case .success(let fresh) = result { metadata["rotated"] = "\(fresh.refreshToken != nil)" }
+            if let expiry = tokens.expiresAt { metadata["expires_in"] = "\(Int(clampingSeconds: expiry.timeIntervalSince(now)))" }
+            if let next = state.withLock({ $0.sessions[profile]?.machine.nextRefreshAt }) {
+                metadata["next_refresh_in"] = "\(Int(clampingSeconds: next.timeIntervalSince(now)))"
+            }
+            logger.info("refreshed tokens", metadata: metadata)
+        case .storeLoginRequired(let reason):
+            let credential = StoredCredential(identity: job.settings.identity, profile: profile, loginRequired: reason, storedAt: now)
+            guard let saved = await storeOutcome(credential, of: job, now: now, jitter: jitter) else { return discarded(profile) }
+            if case .failure(let error) = saved {
+                logger.error("cannot store that a login is needed", metadata: ["profile": "\(profile)", "error": "\(error)"])
+            }
+            loginEvents(.needed(profile: profile, reason: reason))
+            metadata["event"] = "refresh_refused"
+            metadata["fingerprint"] = "\(ticket.refreshToken.fingerprint)"
+            if case .failure(let failure) = result { metadata["error"] = "\(failure.message)" }
+            logger.error("the refresh token was refused: a new login is needed", metadata: metadata)
         }
         changed()
     }
 
-    private func save(_ credential: StoredCredential, profile: String) throws(ServiceError) {
-        do {
-            try store.save(credential)
-        } catch {
-            logger.error("cannot store tokens", metadata: ["profile": "\(profile)", "error": "\(error)"])
-            throw ServiceError(code: .internalError, message: "cannot store the tokens: \(error)", profile: profile)
+    /// Calls the token endpoint for `job`; a server's error text is stripped of what it may echo.
+    private func exchange(_ job: RefreshJob) async -> Result<TokenSet, TokenEndpointFailure> {
+        let secret = await lane.run { [self] in Result { () throws(ServiceError) in try clientSecret(of: job.settings, profile: job.profile) } }
+        switch secret {
+        case .failure(let error):
+            return .failure(TokenEndpointFailure(kind: .transient, message: error.message))
+        case .success(let secret):
+            let held = [job.ticket.refreshToken, secret, heldAccessToken(job.profile)].compactMap { $0 }
+            return await dependencies.refresh(job.ticket.refreshToken, job.settings, secret).mapError { failure in
+                var failure = failure
+                failure.message = ServerText.excerpt(failure.message, limit: 600, hiding: held)
+                return failure
+            }
         }
+    }
+
+    /// Writes what a refresh's answer asked to store, then lets the machine act on it; nil when the ticket is no
+    /// longer the refresh in flight, before or after the write. The check, the write and the update are one job on
+    /// the lane, so a login's or logout's own write cannot come between them.
+    private func storeOutcome(_ credential: StoredCredential, of job: RefreshJob, now: Date, jitter: Double) async -> Result<Void, FileError>? {
+        await lane.run { [self] () -> Result<Void, FileError>? in
+            guard state.withLock({ $0.sessions[job.profile]?.machine.isCurrent(job.ticket) }) == true else { return nil }
+            var saved = Result<Void, FileError>.success(())
+            do throws(FileError) {
+                try store.save(credential)
+            } catch {
+                saved = .failure(error)
+            }
+            let kept = update(job.profile) { $0.machine.stored(job.ticket, now: now, jitter: jitter) } ?? false
+            return kept ? saved : nil
+        }
+    }
+
+    private func discarded(_ profile: String) {
+        logger.info("refresh result discarded: the profile logged in or out meanwhile", metadata: ["profile": "\(profile)", "event": "refresh_discarded"])
+        changed()
+    }
+
+    private func heldAccessToken(_ profile: String) -> Secret? {
+        state.withLock { $0.sessions[profile]?.machine.tokens?.accessToken }
+    }
+
+    /// Why a refresh asked for left the token as it was.
+    func whyNotRefreshed(_ profile: String) -> ServiceError {
+        let now = dependencies.now()
+        let machine = state.withLock { $0.sessions[profile]?.machine }
+        guard let machine, let tokens = machine.tokens else {
+            if case .loginRequired(let reason)? = machine?.phase { return ServiceError(.loginRequired(reason), profile: profile) }
+            return ServiceError(.loginRequired(RefreshStateMachine.notLoggedIn), profile: profile)
+        }
+        guard tokens.refreshToken != nil else {
+            return ServiceError(.loginRequired("the server issued no refresh token"), profile: profile)
+        }
+        var message = machine.isRefreshing ? "the token endpoint has not answered yet; the refresh goes on" : "the token was not refreshed"
+        if let last = machine.lastAttempt, !last.succeeded, let detail = last.message { message += ": \(detail)" }
+        message += machine.retryNote(now: now, prefix: "; ")
+        return ServiceError(code: .tokenEndpointUnavailable, message: message, profile: profile)
+    }
+
+    private func decision(_ profile: String, mayRefresh: Bool) -> RefreshStateMachine.Decision {
+        let now = dependencies.now()
+        return state.withLock { state in
+            state.sessions[profile]?.machine.decide(now: now, mayRefresh: mayRefresh) ?? .fail(.loginRequired(RefreshStateMachine.notLoggedIn))
+        }
+    }
+
+    /// Parks the caller until the refresh in flight for `profile` ends, or `seconds` pass; returns at once when
+    /// none is in flight. One deadline is scheduled per waiter, on an event loop.
+    private func waitForRefresh(_ profile: String, upTo seconds: TimeInterval) async {
+        guard seconds > 0 else { return }
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let admitted = state.withLock { state -> Int? in
+                guard state.sessions[profile]?.machine.isRefreshing == true else { return nil }
+                state.waitersAdmitted += 1
+                state.sessions[profile]?.waiters[state.waitersAdmitted] = Waiter(continuation: continuation)
+                return state.waitersAdmitted
+            }
+            guard let id = admitted else { return continuation.resume() }
+            let deadline = MultiThreadedEventLoopGroup.singleton.any().scheduleTask(in: .milliseconds(Int64((seconds * 1000).rounded(.up)))) {
+                self.release(profile, waiter: id)
+            }
+            let armed = state.withLock { state -> Bool in
+                guard state.sessions[profile]?.waiters[id] != nil else { return false }
+                state.sessions[profile]?.waiters[id]?.deadline = deadline
+                return true
+            }
+            if !armed { deadline.cancel() }
+        }
+    }
+
+    private func release(_ profile: String, waiter id: Int) {
+        let waiter = state.withLock { $0.sessions[profile]?.waiters.removeValue(forKey: id) }
+        waiter?.continuation.resume()
+    }
+
+    /// Runs `body` on `profile`'s session under the lock, then resumes its waiters if no refresh is in flight any
+    /// more; nil when the profile has no session.
+    private func update<T>(_ profile: String, _ body: (inout Session) -> T) -> T? {
+        let (result, released) = state.withLock { state -> (T?, [Waiter]) in
+            guard var session = state.sessions.removeValue(forKey: profile) else { return (nil, []) }
+            defer { state.sessions[profile] = session }
+            let result = body(&session)
+            guard !session.machine.isRefreshing else { return (result, []) }
+            defer { session.waiters = [:] }
+            return (result, Array(session.waiters.values))
+        }
+        Self.resume(released)
+        return result
+    }
+
+    /// Applies `change` to every machine of `identity`; returns the waiters to resume.
+    private static func mutate(_ state: inout State, identity: CredentialIdentity, _ change: (inout RefreshStateMachine) -> Void) -> [Waiter] {
+        var released: [Waiter] = []
+        for name in state.sessions.keys where state.sessions[name]?.settings.identity == identity {
+            guard var session = state.sessions.removeValue(forKey: name) else { continue }
+            change(&session.machine)
+            if !session.machine.isRefreshing {
+                released += session.waiters.values
+                session.waiters = [:]
+            }
+            state.sessions[name] = session
+        }
+        return released
+    }
+
+    private static func resume(_ waiters: [Waiter]) {
+        for waiter in waiters {
+            waiter.deadline?.cancel()
+            waiter.continuation.resume()
+        }
+    }
+
+    private func storeFailure(_ error: FileError, profile: String) -> ServiceError {
+        logger.error("cannot store tokens", metadata: ["profile": "\(profile)", "error": "\(error)"])
+        return ServiceError(code: .internalError, message: "cannot store the tokens: \(error)", profile: profile)
     }
 
     /// A machine holding what the store has for `settings`' identity.

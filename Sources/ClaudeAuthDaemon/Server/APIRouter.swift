@@ -76,7 +76,7 @@ struct APIRouter: Sendable {
             return .json(Self.status(try await logins.submit(String(id), input: body.code)))
         case (.POST, "/v1/logout"):
             let oauth = try credentials.oauthSettings(for: profile)
-            let held = try credentials.sessions.forget(profile: oauth.profile, settings: oauth.settings)
+            let held = try await credentials.sessions.forget(profile: oauth.profile, settings: oauth.settings)
             var revocationError: String?
             var revoked = false
             // The refresh token outlives the access token: revoke it when there is one, even after the access token expired.
@@ -105,10 +105,11 @@ struct APIRouter: Sendable {
         // The refresh reads the client secret itself; here only the profile is needed.
         let oauth = try credentials.oauthProfile(for: profile)
         let condition = request.query["if_fingerprint"] ?? body.ifFingerprint ?? body.ifToken.map { Secret($0).fingerprint }
-        let before = credentials.sessions.fingerprint(of: oauth.profile)
         let outcome = await credentials.sessions.refresh(oauth.profile, trigger: .onDemand, ifFingerprint: condition)
-        if outcome != .alreadyReplaced, credentials.sessions.fingerprint(of: oauth.profile) == before {
-            throw credentials.sessions.whyNotRefreshed(oauth.profile)
+        switch outcome {
+        case .refreshed, .alreadyReplaced: break
+        case .notStarted: throw credentials.sessions.whyNotRefreshed(oauth.profile)
+        case .failed(let error): throw error
         }
         let served = try await credentials.credential(for: oauth.profile)
         return RefreshResponse(
