@@ -62,10 +62,12 @@ struct Daemon: Sendable {
         let sessions = OAuthSessions(
             store: CredentialStore(stateDirectory: root), environment: environment, dependencies: .init(refresh: tokenEndpoint.refresh),
             logger: logger, changed: {})
+        // Refreshes run as in the daemon, as children of the scheduler's task group.
+        Task { await RefreshScheduler(sessions: sessions, wakeups: AsyncStream { _ in }, arm: { _ in }).run() }
         let credentials = CredentialService(
             configuration: loaded, configPath: configPath, environment: environment, stateDirectory: root, sessions: sessions, logger: logger)
         let logins = LoginManager(tokenEndpoint: tokenEndpoint, limits: limits, logger: logger) { profile, settings, tokens throws(ServiceError) in
-            try sessions.install(tokens, profile: profile, settings: settings)
+            try await sessions.install(tokens, profile: profile, settings: settings)
         }
         router = APIRouter(credentials: credentials, logins: logins, tokenEndpoint: tokenEndpoint, reload: credentials.reload)
     }

@@ -152,6 +152,8 @@ final class OAuthSessions: Sendable {
     /// (begun or joined), waiting for it at most the profile's `token_timeout`, or less while the tokens held are
     /// still valid; the refresh itself goes on.
     func tokens(for profile: String) async throws(ServiceError) -> TokenSet {
+        // The common case reads and changes nothing.
+        if case .serve(let tokens) = self.decision(profile, mayRefresh: true) { return tokens }
         let now = dependencies.now()
         let (decision, job, timeout) = update(profile) { session -> (RefreshStateMachine.Decision, RefreshJob?, TimeInterval) in
             let decision = session.machine.decide(now: now)
@@ -275,6 +277,11 @@ final class OAuthSessions: Sendable {
     /// The fingerprint of the access token held for `profile`, expired or not.
     func fingerprint(of profile: String) -> String? {
         state.withLock { $0.sessions[profile]?.machine.tokens?.accessToken.fingerprint }
+    }
+
+    /// How many requests wait for `profile`'s refresh in flight.
+    func waitingRequests(for profile: String) -> Int {
+        state.withLock { $0.sessions[profile]?.waiters.count ?? 0 }
     }
 
     /// A profile's state for `status`, without secrets.

@@ -17,9 +17,11 @@ final class FaultyTokenEndpoint: Sendable {
     }
 
     /// What to answer: a response, or nothing at all (the connection stays open until the endpoint stops).
-    enum Answer: Sendable {
+    indirect enum Answer: Sendable {
         case respond(status: Int, headers: [(String, String)], body: [UInt8])
         case hang
+        /// The answer, after a delay: a server slow to answer.
+        case after(TimeAmount, Answer)
 
         static func json(_ status: Int, _ body: String) -> Answer {
             .respond(status: status, headers: [("content-type", "application/json")], body: Array(body.utf8))
@@ -94,7 +96,17 @@ final class FaultyTokenEndpoint: Sendable {
                 guard let head else { return }
                 let request = Received(method: head.method, uri: head.uri, headers: head.headers, body: body)
                 record(request)
-                guard case .respond(let status, let headers, let bytes) = answer(request) else { return }
+                write(answer(request), context: context)
+            }
+        }
+
+        private func write(_ answer: Answer, context: ChannelHandlerContext) {
+            switch answer {
+            case .hang:
+                return
+            case .after(let delay, let answer):
+                context.eventLoop.assumeIsolated().scheduleTask(in: delay) { self.write(answer, context: context) }
+            case .respond(let status, let headers, let bytes):
                 var responseHeaders = HTTPHeaders(headers)
                 responseHeaders.add(name: "content-length", value: "\(bytes.count)")
                 context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: .init(statusCode: status), headers: responseHeaders))), promise: nil)
