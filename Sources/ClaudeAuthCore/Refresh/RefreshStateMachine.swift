@@ -102,7 +102,7 @@ public struct RefreshStateMachine: Sendable, Equatable {
     public private(set) var consecutiveFailures = 0
     /// The refresh in flight, if any.
     public private(set) var inFlight: Ticket?
-    /// How long the last successful refresh took, from its start to its tokens being stored.
+    /// How long the last successful refresh took, from its start to the server's answer.
     public private(set) var lastLatency: TimeInterval?
     /// The answer held while it is being stored.
     private var answer: Step?
