@@ -57,6 +57,9 @@ struct OAuthSessionsTests {
         }
     }
 
+    /// A waiter's deadline that never comes: a loaded machine must not turn a slow refresh into a timeout here.
+    static let never: @Sendable (TimeInterval, @escaping @Sendable () -> Void) -> @Sendable () -> Void = { _, _ in {} }
+
     let directory = "/tmp/ca-sessions-" + UUID().uuidString.prefix(8)
     let schedulers = Schedulers()
     let clock = ManualClock()
@@ -71,7 +74,7 @@ struct OAuthSessionsTests {
         let clock = self.clock
         let endpoint = self.endpoint
         let sessions = OAuthSessions(
-            store: store, environment: [:], dependencies: .init(now: { clock.now }, jitter: { 0.5 }, refresh: endpoint.refresh),
+            store: store, environment: [:], dependencies: .init(now: { clock.now }, jitter: { 0.5 }, refresh: endpoint.refresh, deadline: Self.never),
             logger: Logger(label: "test"), changed: {})
         sessions.configure(profiles)
         schedulers.run(sessions)
@@ -230,7 +233,7 @@ struct OAuthSessionsTests {
         let clock = self.clock
         let endpoint = self.endpoint
         let sessions = OAuthSessions(
-            store: store, environment: [:], dependencies: .init(now: { clock.now }, jitter: { 0.5 }, refresh: endpoint.refresh),
+            store: store, environment: [:], dependencies: .init(now: { clock.now }, jitter: { 0.5 }, refresh: endpoint.refresh, deadline: Self.never),
             logger: Logger(label: "test"), changed: wake)
         sessions.configure(profiles)
         let scheduler = Task { await RefreshScheduler(sessions: sessions, wakeups: wakeups, arm: { armed.continuation.yield($0) }).run() }

@@ -10,12 +10,14 @@ import Testing
 
 /// The scheduler as a service in a real `ServiceGroup`: refreshes run as its children, requests wait for the one in
 /// flight, and a graceful shutdown drains what is in flight, within a limit.
-@Suite("refresh scheduler and waiting requests", .timeLimit(.minutes(1)))
+@Suite("refresh scheduler and waiting requests", .timeLimit(.minutes(5)))
 struct RefreshSchedulerTests {
     /// A token endpoint that answers when the test says, and gives up when its task is cancelled.
     final class CancellableEndpoint: Sendable {
         let pending = Mutex<CheckedContinuation<Result<TokenSet, TokenEndpointFailure>, Never>?>(nil)
         let (called, calledContinuation) = AsyncStream.makeStream(of: String.self)
+        /// One event per request parked to wait for a refresh (its deadline, which never comes, being set).
+        let (parked, parkedContinuation) = AsyncStream.makeStream(of: Void.self)
 
         func refresh(_ refreshToken: Secret, _: OAuthSettings, _: Secret?) async -> Result<TokenSet, TokenEndpointFailure> {
             await withTaskCancellationHandler {
@@ -46,10 +48,15 @@ struct RefreshSchedulerTests {
     }
 
     /// Sessions with a logged-in `work` profile whose tokens are good for an hour, and a group running the scheduler.
-    func running(drainLimit: Duration = .seconds(10)) async throws -> (OAuthSessions, ServiceGroup, Task<Void, any Error>) {
+    func running(drainLimit: Duration = .seconds(3600)) async throws -> (OAuthSessions, ServiceGroup, Task<Void, any Error>) {
         let sessions = OAuthSessions(
-            store: store, environment: [:], dependencies: .init(jitter: { 0.5 }, refresh: endpoint.refresh), logger: Logger(label: "test"),
-            changed: {})
+            store: store, environment: [:], dependencies: .init(
+                jitter: { 0.5 }, refresh: endpoint.refresh,
+                deadline: { [endpoint] _, _ in
+                    endpoint.parkedContinuation.yield()
+                    return {}
+                }),
+            logger: Logger(label: "test"), changed: {})
         sessions.configure([Profile(name: "work", credential: .oauth(settings))])
         try await sessions.install(tokens(1), profile: "work", settings: settings)
         let scheduler = RefreshScheduler(sessions: sessions, wakeups: AsyncStream { _ in }, arm: { _ in }, drainLimit: drainLimit)
@@ -69,8 +76,9 @@ struct RefreshSchedulerTests {
             for _ in 0..<100 { group.addTask { (try? await sessions.tokens(for: "work").accessToken) ?? Secret("none") } }
             return await group.reduce(into: [Secret]()) { $0.append($1) }
         }
-        // Every request is parked (a yield lets them run; nothing here sleeps), none served the token being replaced.
-        while sessions.waitingRequests(for: "work") < 101 { await Task.yield() }
+        // The forced refresh and every request are parked: none was served the token being replaced.
+        var parked = endpoint.parked.makeAsyncIterator()
+        for _ in 0..<101 { await parked.next() }
         #expect(sessions.status(of: "work").refresh?.refreshing == true)
         endpoint.answer(.success(tokens(2)))
         #expect(await forced == .refreshed)

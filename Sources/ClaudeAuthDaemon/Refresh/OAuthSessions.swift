@@ -24,6 +24,12 @@ final class OAuthSessions: Sendable {
         var jitter: @Sendable () -> Double = { Double.random(in: 0..<1) }
         /// Trades a refresh token for new tokens.
         var refresh: @Sendable (_ refreshToken: Secret, _ settings: OAuthSettings, _ clientSecret: Secret?) async -> Result<TokenSet, TokenEndpointFailure>
+        /// Calls `expired` once `seconds` have passed, unless the function returned is called first: a waiting
+        /// request's deadline. By default one task scheduled on an event loop.
+        var deadline: @Sendable (_ seconds: TimeInterval, _ expired: @escaping @Sendable () -> Void) -> @Sendable () -> Void = { seconds, expired in
+            let scheduled = MultiThreadedEventLoopGroup.singleton.any().scheduleTask(in: .milliseconds(Int64((seconds * 1000).rounded(.up))), expired)
+            return { scheduled.cancel() }
+        }
     }
 
     /// A change in whether a profile needs a login: what the desktop's sign-in prompts follow.
@@ -64,7 +70,7 @@ final class OAuthSessions: Sendable {
     /// A request waiting for a refresh to end.
     private struct Waiter {
         var continuation: CheckedContinuation<Void, Never>
-        var deadline: Scheduled<Void>?
+        var cancelDeadline: (@Sendable () -> Void)?
     }
 
     private struct Session {
@@ -279,11 +285,6 @@ final class OAuthSessions: Sendable {
         state.withLock { $0.sessions[profile]?.machine.tokens?.accessToken.fingerprint }
     }
 
-    /// How many requests wait for `profile`'s refresh in flight.
-    func waitingRequests(for profile: String) -> Int {
-        state.withLock { $0.sessions[profile]?.waiters.count ?? 0 }
-    }
-
     /// A profile's state for `status`, without secrets.
     func status(of profile: String) -> Status {
         let now = dependencies.now()
@@ -452,7 +453,7 @@ final class OAuthSessions: Sendable {
     }
 
     /// Parks the caller until the refresh in flight for `profile` ends, or `seconds` pass; returns at once when
-    /// none is in flight. One deadline is scheduled per waiter, on an event loop.
+    /// none is in flight. One deadline is scheduled per waiter.
     private func waitForRefresh(_ profile: String, upTo seconds: TimeInterval) async {
         guard seconds > 0 else { return }
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
@@ -463,15 +464,13 @@ final class OAuthSessions: Sendable {
                 return state.waitersAdmitted
             }
             guard let id = admitted else { return continuation.resume() }
-            let deadline = MultiThreadedEventLoopGroup.singleton.any().scheduleTask(in: .milliseconds(Int64((seconds * 1000).rounded(.up)))) {
-                self.release(profile, waiter: id)
-            }
+            let cancel = dependencies.deadline(seconds) { self.release(profile, waiter: id) }
             let armed = state.withLock { state -> Bool in
                 guard state.sessions[profile]?.waiters[id] != nil else { return false }
-                state.sessions[profile]?.waiters[id]?.deadline = deadline
+                state.sessions[profile]?.waiters[id]?.cancelDeadline = cancel
                 return true
             }
-            if !armed { deadline.cancel() }
+            if !armed { cancel() }
         }
     }
 
@@ -512,7 +511,7 @@ final class OAuthSessions: Sendable {
 
     private static func resume(_ waiters: [Waiter]) {
         for waiter in waiters {
-            waiter.deadline?.cancel()
+            waiter.cancelDeadline?()
             waiter.continuation.resume()
         }
     }
