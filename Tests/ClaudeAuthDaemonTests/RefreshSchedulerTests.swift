@@ -51,7 +51,8 @@ struct RefreshSchedulerTests {
     func running(drainLimit: Duration = .seconds(3600)) async throws -> (OAuthSessions, ServiceGroup, Task<Void, any Error>) {
         let sessions = OAuthSessions(
             store: store, environment: [:], dependencies: .init(
-                jitter: { 0.5 }, refresh: endpoint.refresh,
+                // The clock stands still: however slow the machine, a request finds the refresh just started.
+                now: { [issued] in issued }, jitter: { 0.5 }, refresh: endpoint.refresh,
                 deadline: { [endpoint] _, _ in
                     endpoint.parkedContinuation.yield()
                     return {}
