@@ -105,6 +105,7 @@ if Context.environment["CLAUDE_AUTH_FUZZ"] != nil {
     for name in ["FuzzConfiguration", "FuzzTokenResponse", "FuzzPastedCode", "FuzzStoredCredential"] {
         package.targets.append(.executableTarget(name: name, dependencies: ["ClaudeAuthCore"], path: "Fuzz/Targets/\(name)"))
     }
+    package.targets.append(.executableTarget(name: "FuzzHelperInput", dependencies: ["ClaudeAuthClient"], path: "Fuzz/Targets/FuzzHelperInput"))
     package.targets.append(
         .executableTarget(
             name: "FuzzSocketRequest",

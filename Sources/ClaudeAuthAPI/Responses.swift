@@ -60,6 +60,48 @@ public struct HeadersResponse: Codable, Sendable, Equatable {
     }
 }
 
+/// `GET /v1/credential`: everything a helper answers with, in its own protocol.
+public struct CredentialResponse: Codable, Sendable, Equatable {
+    /// The profile asked for.
+    public var profile: String
+    /// The profile served: the one asked for, or its fallback.
+    public var servedProfile: String
+    /// The kind of the credential served.
+    public var kind: ProfileKind
+    /// The bare token or key.
+    public var token: String
+    /// The headers, in the order served.
+    public var headers: [HeaderField]
+    /// When the credential expires, for expiring credentials.
+    public var expiresAt: Date?
+    /// The credential's fingerprint.
+    public var fingerprint: String
+    /// The user name git is given with the token (`git_username`).
+    public var gitUsername: String
+
+    enum CodingKeys: String, CodingKey {
+        case profile, kind, token, headers, fingerprint
+        case servedProfile = "served_profile"
+        case expiresAt = "expires_at"
+        case gitUsername = "git_username"
+    }
+
+    /// Creates a credential answer.
+    public init(
+        profile: String, servedProfile: String, kind: ProfileKind, token: String, headers: [HeaderField], expiresAt: Date?, fingerprint: String,
+        gitUsername: String
+    ) {
+        self.profile = profile
+        self.servedProfile = servedProfile
+        self.kind = kind
+        self.token = token
+        self.headers = headers
+        self.expiresAt = expiresAt
+        self.fingerprint = fingerprint
+        self.gitUsername = gitUsername
+    }
+}
+
 /// `GET /v1/status`: every profile, without secrets.
 public struct StatusResponse: Codable, Sendable, Equatable {
     /// The configuration in force.

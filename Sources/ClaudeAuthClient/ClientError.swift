@@ -6,11 +6,14 @@ public struct ClientError: Error, Sendable, Equatable, CustomStringConvertible {
     public var exitCode: Int32
     /// What happened and what to do next.
     public var message: String
+    /// The daemon's error code, when the daemon answered with one.
+    public var code: ErrorCode?
 
     /// Creates a client error.
-    public init(exitCode: Int32, message: String) {
+    public init(exitCode: Int32, message: String, code: ErrorCode? = nil) {
         self.exitCode = exitCode
         self.message = message
+        self.code = code
     }
 
     /// The message.
@@ -29,7 +32,7 @@ public struct ClientError: Error, Sendable, Equatable, CustomStringConvertible {
 
     /// The error the daemon answered, with the exit status its code calls for.
     public init(_ detail: ErrorEnvelope.Detail) {
-        self.init(exitCode: Self.exitCode(for: detail.code), message: detail.message)
+        self.init(exitCode: Self.exitCode(for: detail.code), message: detail.message, code: detail.code)
     }
 
     /// The sysexits status for a socket API error code.

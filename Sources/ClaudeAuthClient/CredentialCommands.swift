@@ -1,3 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
 import ClaudeAuthAPI
 
 /// What `header` or `token` is asked for.
@@ -10,13 +15,18 @@ public struct CredentialRequest: Sendable, Equatable {
     public var ignoresEnvironment: Bool
     /// `header --format`.
     public var format: HeaderFormat
+    /// `--min-validity`: the seconds the credential must stay valid.
+    public var minimumValidity: Int?
 
     /// Creates a request.
-    public init(profile: String? = nil, socket: String? = nil, ignoresEnvironment: Bool = false, format: HeaderFormat = .http) {
+    public init(
+        profile: String? = nil, socket: String? = nil, ignoresEnvironment: Bool = false, format: HeaderFormat = .http, minimumValidity: Int? = nil
+    ) {
         self.profile = profile
         self.socket = socket
         self.ignoresEnvironment = ignoresEnvironment
         self.format = format
+        self.minimumValidity = minimumValidity
     }
 }
 
@@ -27,6 +37,9 @@ public enum CredentialCommands {
         if let credential = environmentCredential(request, environment) {
             return Array(request.format.render(credential.headers).utf8)
         }
+        if let asked = request.minimumValidity {
+            return Array(request.format.render(try validCredential(request, environment, for: asked).headers).utf8)
+        }
         let text = try client(request, environment).headerText(profile: request.profile)
         return request.format == .http ? text : Array(request.format.render(HeaderFormat.parse(text)).utf8)
     }
@@ -36,7 +49,26 @@ public enum CredentialCommands {
         if let credential = environmentCredential(request, environment) {
             return Array((credential.token + "\n").utf8)
         }
+        if let asked = request.minimumValidity {
+            return Array((try validCredential(request, environment, for: asked).token + "\n").utf8)
+        }
         return try client(request, environment).tokenText(profile: request.profile)
+    }
+
+    /// The credential, valid `asked` seconds more if the server's tokens live that long; a warning on stderr if not.
+    private static func validCredential(_ request: CredentialRequest, _ environment: [String: String], for asked: Int) throws(ClientError) -> CredentialResponse {
+        let credential = try client(request, environment).credential(profile: request.profile, minimumValidity: asked)
+        if let warning = shortLifetimeWarning(credential, asked: asked, now: Date()) { StandardStream.error(warning) }
+        return credential
+    }
+
+    /// What to say when the credential served expires sooner than `asked` seconds from `now`.
+    static func shortLifetimeWarning(_ credential: CredentialResponse, asked: Int, now: Date) -> String? {
+        guard let expiresAt = credential.expiresAt else { return nil }
+        let left = Int(clampingSeconds: expiresAt.timeIntervalSince(now))
+        guard left < asked else { return nil }
+        return "claude-auth: warning: the token of profile \(credential.servedProfile) is valid for \(max(left, 0)) s more, less than the "
+            + "\(asked) s asked for: the server issues shorter-lived tokens\n"
     }
 
     /// The credential from the environment, when the seed's order puts it first: no `--profile`, no `--no-env`.

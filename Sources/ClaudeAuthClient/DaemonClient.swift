@@ -25,6 +25,12 @@ public struct DaemonClient: Sendable {
         try ok(http.send("GET", "/v1/token" + query(profile)))
     }
 
+    /// `GET /v1/credential`: the credential with its expiry, valid at least `minimumValidity` seconds when the
+    /// server's tokens live that long; with `gitHost`, only if the profile answers for that host.
+    public func credential(profile: String?, minimumValidity: Int? = nil, gitHost: String? = nil) throws(ClientError) -> CredentialResponse {
+        try decode(ok(http.send("GET", "/v1/credential" + query(profile, ["min_validity": minimumValidity.map(String.init), "git_host": gitHost]))))
+    }
+
     /// `GET /v1/health`.
     public func health() throws(ClientError) -> HealthResponse {
         try decode(ok(http.send("GET", "/v1/health")))
@@ -75,11 +81,17 @@ public struct DaemonClient: Sendable {
         }
     }
 
-    private func query(_ profile: String?) -> String {
-        guard let profile else { return "" }
+    /// `?profile=P&name=value…`, percent-encoded, without the parameters that are nil.
+    private func query(_ profile: String?, _ parameters: KeyValuePairs<String, String?> = [:]) -> String {
+        let pairs = [("profile", profile)] + parameters.map { ($0.key, $0.value) }
+        let present = pairs.compactMap { name, value in value.map { name + "=" + Self.percentEncoded($0) } }
+        return present.isEmpty ? "" : "?" + present.joined(separator: "&")
+    }
+
+    private static func percentEncoded(_ text: String) -> String {
         let hex = Array("0123456789ABCDEF".utf8)
         var encoded: [UInt8] = []
-        for byte in profile.utf8 {
+        for byte in text.utf8 {
             switch byte {
             case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
                 UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"):
@@ -88,7 +100,7 @@ public struct DaemonClient: Sendable {
                 encoded += [UInt8(ascii: "%"), hex[Int(byte >> 4)], hex[Int(byte & 0x0F)]]
             }
         }
-        return "?profile=" + String(decoding: encoded, as: UTF8.self)
+        return String(decoding: encoded, as: UTF8.self)
     }
 
     private func ok(_ reply: HTTPReply, accepting success: Int = 200) throws(ClientError) -> [UInt8] {

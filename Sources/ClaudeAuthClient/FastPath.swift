@@ -23,7 +23,7 @@ public enum FastPath {
                 command = argument == "header" ? .header : .token
             case "--no-env":
                 request.ignoresEnvironment = true
-            case "--profile", "--socket", "--format":
+            case "--profile", "--socket", "--format", "--min-validity":
                 guard index < arguments.endIndex, !arguments[index].hasPrefix("-"),
                     apply(argument, arguments[index], to: &request)
                 else { return nil }
@@ -46,6 +46,9 @@ public enum FastPath {
         case "--format":
             guard let format = HeaderFormat(rawValue: value) else { return false }
             request.format = format
+        case "--min-validity":
+            guard let seconds = Int(value), (0...86400).contains(seconds) else { return false }
+            request.minimumValidity = seconds
         default: return false
         }
         return true

@@ -11,12 +11,21 @@ struct HeaderCommand: ParsableCommand {
 
     @OptionGroup var options: GlobalOptions
 
+    @Option(help: ArgumentHelp("Serve a token valid at least this long, refreshing first if need be.", valueName: "SECONDS"))
+    var minValidity: Int?
+
     @Option(help: "http: `Name: value` lines; curl: a curl config (-K); json: an object.")
     var format: HeaderFormat = .http
 
+    func validate() throws {
+        if let minValidity, !(0...86400).contains(minValidity) { throw ValidationError("--min-validity takes 0 to 86400 seconds") }
+    }
+
     func run() throws {
         try reportingErrors { () throws(ClientError) in
-            writeOut(try CredentialCommands.header(options.request(format: options.json ? .json : format), environment: options.environment))
+            var request = options.request(format: options.json ? .json : format)
+            request.minimumValidity = minValidity
+            writeOut(try CredentialCommands.header(request, environment: options.environment))
         }
     }
 }

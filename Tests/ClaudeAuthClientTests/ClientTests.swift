@@ -1,4 +1,5 @@
 import ClaudeAuthAPI
+import Foundation
 import Testing
 
 @testable import ClaudeAuthClient
@@ -68,6 +69,8 @@ struct FastPathTests {
         #expect(
             FastPath.parse(["--socket=/s", "header", "--profile=work", "--no-env", "--format", "curl"])!
                 == (.header, CredentialRequest(profile: "work", socket: "/s", ignoresEnvironment: true, format: .curl)))
+        #expect(FastPath.parse(["token", "--min-validity", "300"])! == (.token, CredentialRequest(minimumValidity: 300)))
+        #expect(FastPath.parse(["header", "--min-validity=0"])! == (.header, CredentialRequest(minimumValidity: 0)))
     }
 
     @Test(
@@ -75,9 +78,60 @@ struct FastPathTests {
         arguments: [
             [], ["status"], ["header", "--help"], ["header", "--json"], ["header", "token"], ["token", "--format", "json"],
             ["header", "--profile"], ["header", "--profile", "--no-env"], ["header", "--format", "xml"], ["header", "--profile="],
-            ["header", "extra"], ["-h"], ["--version"],
+            ["header", "extra"], ["-h"], ["--version"], ["token", "--min-validity", "soon"], ["token", "--min-validity=-1"],
+            ["token", "--min-validity", "86401"],
         ])
     func delegated(arguments: [String]) {
         #expect(FastPath.parse(arguments) == nil)
+    }
+}
+
+@Suite("helpers' protocols")
+struct HelperProtocolTests {
+    let credential = CredentialResponse(
+        profile: "work", servedProfile: "work", kind: .oauth, token: "at-1", headers: [HeaderField(name: "Authorization", value: "Bearer at-1")],
+        expiresAt: Date(timeIntervalSince1970: 1_800_000_000.9), fingerprint: "f", gitUsername: "oauth2")
+
+    @Test("git's attributes: key=value lines up to a blank line; the answer gives user, password and expiry")
+    func git() {
+        let input = Array("protocol=https\r\nhost=git.example.com:8443\nwwwauth[]=Basic realm=\"x\"\npath\n\nhost=ignored\n".utf8)
+        #expect(GitCredential.attributes(input) == ["protocol": "https", "host": "git.example.com:8443", "wwwauth[]": "Basic realm=\"x\""])
+        #expect(GitCredential.attributes([]) == [:])
+        #expect(GitCredential.answer(credential) == "username=oauth2\npassword=at-1\npassword_expiry_utc=1800000000\n")
+        var key = credential
+        key.expiresAt = nil
+        #expect(GitCredential.answer(key) == "username=oauth2\npassword=at-1\n")
+    }
+
+    @Test("store does nothing; an unreachable daemon is no answer and one line; erase without a password asks nothing")
+    func gitRun() {
+        let unreachable = DaemonClient(socketPath: "/nonexistent/socket")
+        let get = GitCredential.run(.get, input: Array("host=h\n".utf8), client: { unreachable }, profile: "work")
+        #expect(get.output.isEmpty)
+        #expect(get.diagnostic?.contains("cannot reach claude-authd") == true)
+        #expect(get.diagnostic?.filter { $0 == "\n" }.count == 1)
+        #expect(GitCredential.run(.store, input: Array("password=x\n".utf8), client: { unreachable }, profile: nil) == ("", nil))
+        #expect(GitCredential.run(.erase, input: Array("host=h\n".utf8), client: { unreachable }, profile: nil) == ("", nil))
+    }
+
+    @Test("the ExecCredential: apiVersion from KUBERNETES_EXEC_INFO, else v1; the expiry in RFC 3339")
+    func kube() throws {
+        #expect(KubeCredential.apiVersion(environment: [:]) == "client.authentication.k8s.io/v1")
+        let info = #"{"kind":"ExecCredential","apiVersion":"client.authentication.k8s.io/v1beta1","spec":{"interactive":false}}"#
+        #expect(KubeCredential.apiVersion(environment: ["KUBERNETES_EXEC_INFO": info]) == "client.authentication.k8s.io/v1beta1")
+        #expect(KubeCredential.apiVersion(environment: ["KUBERNETES_EXEC_INFO": "{"]) == "client.authentication.k8s.io/v1")
+        #expect(KubeCredential.apiVersion(environment: ["KUBERNETES_EXEC_INFO": #"{"apiVersion":"evil/v1"}"#]) == "client.authentication.k8s.io/v1")
+        let json = String(decoding: try KubeCredential.execCredential(credential, apiVersion: "client.authentication.k8s.io/v1"), as: UTF8.self)
+        #expect(json == #"{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential","status":{"expirationTimestamp":"2027-01-15T08:00:00Z","token":"at-1"}}"# + "\n")
+    }
+
+    @Test("a credential expiring sooner than asked is served with a warning")
+    func shortLifetime() {
+        let now = Date(timeIntervalSince1970: 1_800_000_000 - 10)
+        #expect(CredentialCommands.shortLifetimeWarning(credential, asked: 8, now: now) == nil)
+        #expect(CredentialCommands.shortLifetimeWarning(credential, asked: 60, now: now)?.contains("valid for 11 s more, less than the 60 s asked for") == true)
+        var key = credential
+        key.expiresAt = nil
+        #expect(CredentialCommands.shortLifetimeWarning(key, asked: 60, now: now) == nil)
     }
 }

@@ -83,12 +83,45 @@ struct ConfigurationLoaderTests {
             ("[desktop]\nsign_in_prompts = \"no\"\n", 2, "desktop.sign_in_prompts must be a boolean, not a string"),
             ("[desktop]\nprompts = false\n", 2, "unknown key \"prompts\" in [desktop]"),
             ("desktop = 1\n", 1, "desktop must be a table, not an integer"),
+            (Self.oauth + "fallback = \"nope\"\n", 6, "fallback \"nope\" is not a configured profile"),
+            (Self.oauth + "fallback = \"o\"\n", 6, "fallback \"o\" is an oauth profile: a fallback must be an api-key profile"),
+            ("[profiles.k]\nkind = \"api-key\"\nfallback = \"k\"\n", 3, "fallback is for oauth profiles"),
+            (Self.oauth + "fallback = 1\n", 6, "profiles.o.fallback must be a string, not an integer"),
+            ("[profiles.k]\nkind = \"api-key\"\ngit_hosts = \"h\"\n", 3, "profiles.k.git_hosts must be an array of host names"),
+            ("[profiles.k]\nkind = \"api-key\"\ngit_hosts = [\"a/b\"]\n", 3, "git_hosts must be an array of host names"),
+            ("[profiles.k]\nkind = \"api-key\"\ngit_username = \"a b\"\n", 3, "git_username must be a user name"),
         ])
     func located(text: String, line: Int, message: String) {
         let error = error(text)
         #expect(error?.line == line)
         #expect(error?.description.contains(message) == true, "\(String(describing: error))")
         #expect(error?.description.hasPrefix("config.toml:\(line):") == true)
+    }
+
+    /// An oauth profile `o` in five lines, for keys added after it.
+    static let oauth = "[profiles.o]\nkind = \"oauth\"\nclient_id = \"c\"\ntoken_url = \"https://a.example/t\"\nauthorize_url = \"https://a.example/a\"\n"
+
+    @Test("fallback names an api-key profile; git_username and git_hosts in either kind")
+    func fallbackAndGit() throws {
+        let configuration = try parse("""
+            [profiles.o]
+            kind = "oauth"
+            client_id = "c"
+            authorize_url = "https://a.example/a"
+            token_url = "https://a.example/t"
+            fallback = "k"
+            git_hosts = ["git.example.com", "Git.Example.org:8443"]
+            [profiles.k]
+            kind = "api-key"
+            git_username = "x-access-token"
+            """)
+        let oauth = try #require(configuration.profiles["o"])
+        #expect(oauth.fallback == "k")
+        #expect(oauth.git == GitSettings(username: "oauth2", hosts: ["git.example.com", "Git.Example.org:8443"]))
+        #expect(oauth.git.covers("GIT.example.com") && oauth.git.covers("git.example.org:8443"))
+        #expect(!oauth.git.covers("git.example.com:22") && !oauth.git.covers("other.example"))
+        #expect(configuration.profiles["k"]?.git == GitSettings(username: "x-access-token"))
+        #expect(configuration.profiles["k"]?.git.covers("anything") == true)
     }
 
     @Test("a missing file is an empty configuration; a directory is an error")

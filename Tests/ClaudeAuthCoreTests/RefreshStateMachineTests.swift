@@ -315,6 +315,23 @@ struct RefreshStateMachineTests {
         #expect(machine.decide(now: start) == .fail(.loginRequired(reason)))
     }
 
+    @Test("a request for a minimum validity: served while it is left, refreshed for first when not, half the lifetime at most")
+    func minimumValidity() {
+        // 10 s tokens: 9 s usable.
+        let machine = machine(lifetime: 10)
+        let fresh = tokens(lifetime: 10)
+        #expect(machine.decide(now: start, minimumValidity: 8) == .serve(fresh))
+        #expect(machine.decide(now: start.addingTimeInterval(0.9), minimumValidity: 8) == .serve(fresh))
+        #expect(machine.decide(now: start.addingTimeInterval(1.1), minimumValidity: 8) == .refresh)
+        // After the refresh, whatever is held is served.
+        #expect(machine.decide(now: start.addingTimeInterval(1.1), mayRefresh: false, minimumValidity: 8) == .serve(fresh))
+        // More than the lifetime: half of it.
+        #expect(machine.decide(now: start.addingTimeInterval(4.4), minimumValidity: 3600) == .serve(fresh))
+        #expect(machine.decide(now: start.addingTimeInterval(4.6), minimumValidity: 3600) == .refresh)
+        // Less than the policy asks changes nothing.
+        #expect(machine.decide(now: start.addingTimeInterval(8), minimumValidity: 0) == machine.decide(now: start.addingTimeInterval(8)))
+    }
+
     @Test("an answer without refresh_token keeps the old one; without expires_in nothing is scheduled")
     func mergingAndNoExpiry() {
         let fresh = tokens(lifetime: 60, refresh: nil, access: "at-2")

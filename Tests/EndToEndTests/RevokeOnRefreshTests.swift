@@ -124,9 +124,9 @@ struct RevokeOnRefreshTests {
             }
         }
         readers.forEach { $0.start() }
-        let soaked = try waitUntil(120, every: 100_000) { server.grants.count >= 8 }
+        let soaked = waitUntil(120, every: 100_000) { server.grants.count >= 8 }
         clients.stop.store(true, ordering: .relaxed)
-        #expect(try waitUntil(40) { readers.allSatisfy(\.isFinished) })
+        #expect(waitUntil(40) { readers.allSatisfy(\.isFinished) })
         #expect(soaked, "\(server.grants.count) refresh grants")
 
         let requests = clients.served.withLock { $0 }

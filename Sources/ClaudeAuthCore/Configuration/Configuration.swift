@@ -30,12 +30,18 @@ public struct Profile: Sendable, Equatable {
     public var credential: CredentialSpec
     /// Extra headers served with the credential; they override the kind's defaults.
     public var headers: [HeaderField]
+    /// `fallback`: the api-key profile served while this `oauth` profile has no valid token.
+    public var fallback: String?
+    /// How `claude-auth git-credential` answers for the profile.
+    public var git: GitSettings
 
     /// Creates a profile.
-    public init(name: String, credential: CredentialSpec, headers: [HeaderField] = []) {
+    public init(name: String, credential: CredentialSpec, headers: [HeaderField] = [], fallback: String? = nil, git: GitSettings = GitSettings()) {
         self.name = name
         self.credential = credential
         self.headers = headers
+        self.fallback = fallback
+        self.git = git
     }
 
     /// The profile's kind.
@@ -71,5 +77,25 @@ public enum APIKeySource: Sendable, Equatable {
         case .file(let path): "file:\(path)"
         case .stored: "stored"
         }
+    }
+}
+
+/// What git's credential protocol gets for a profile.
+public struct GitSettings: Sendable, Equatable {
+    /// `git_username`: the user name sent with the token.
+    public var username: String
+    /// `git_hosts`: the hosts (as git names them, `host[:port]`) the profile answers for; nil: any.
+    public var hosts: [String]?
+
+    /// Creates the settings; by default user `oauth2`, as forges expect with a token, for any host.
+    public init(username: String = "oauth2", hosts: [String]? = nil) {
+        self.username = username
+        self.hosts = hosts
+    }
+
+    /// Whether the profile answers for `host`, compared without regard to case.
+    public func covers(_ host: String) -> Bool {
+        guard let hosts else { return true }
+        return hosts.contains { $0.lowercased() == host.lowercased() }
     }
 }

@@ -60,6 +60,16 @@ private struct Validator {
                 profiles[name] = try profile(named: name, from: self.table(value, at: ["profiles", name]))
             }
         }
+        for profile in profiles.values.sorted(by: { $0.name < $1.name }) {
+            guard let fallback = profile.fallback else { continue }
+            switch profiles[fallback]?.credential {
+            case .apiKey?: break
+            case .oauth?:
+                throw error(at: ["profiles", profile.name, "fallback"], "fallback \"\(fallback)\" is an oauth profile: a fallback must be an api-key profile")
+            case nil:
+                throw error(at: ["profiles", profile.name, "fallback"], "fallback \"\(fallback)\" is not a configured profile")
+            }
+        }
         // Two profiles with one identity would hold one login twice and race each other's refreshes.
         var identities: [CredentialIdentity: String] = [:]
         for profile in profiles.values.sorted(by: { $0.name < $1.name }) {
@@ -105,22 +115,49 @@ private struct Validator {
         }
         switch kind {
         case .apiKey:
-            try rejectUnknownKeys(in: table, at: path, allowed: ["kind", "key_env", "key_file", "headers"])
+            if table["fallback"] != nil {
+                throw error(at: path + ["fallback"], "fallback is for oauth profiles: an api-key profile is always served as it is")
+            }
+            try rejectUnknownKeys(in: table, at: path, allowed: ["kind", "key_env", "key_file", "headers", "git_username", "git_hosts"])
             return Profile(
-                name: name,
-                credential: .apiKey(try apiKeySource(in: table, at: path)),
-                headers: try headers(in: table, at: path)
-            )
+                name: name, credential: .apiKey(try apiKeySource(in: table, at: path)), headers: try headers(in: table, at: path),
+                git: try git(in: table, at: path))
         case .oauth:
             try rejectUnknownKeys(in: table, at: path, allowed: Self.oauthKeys)
-            return Profile(name: name, credential: .oauth(try oauthSettings(in: table, at: path)), headers: try headers(in: table, at: path))
+            let fallback = try table["fallback"].map { value throws(ConfigurationError) in try string(value, at: path + ["fallback"]) }
+            return Profile(
+                name: name, credential: .oauth(try oauthSettings(in: table, at: path)), headers: try headers(in: table, at: path),
+                fallback: fallback, git: try git(in: table, at: path))
         }
+    }
+
+    private func git(in table: TOMLTable, at path: [String]) throws(ConfigurationError) -> GitSettings {
+        var git = GitSettings()
+        if let value = table["git_username"] {
+            let username = try string(value, at: path + ["git_username"])
+            guard !username.isEmpty, username.utf8.allSatisfy({ $0 > 0x20 && $0 != 0x7F }) else {
+                throw error(at: path + ["git_username"], "git_username must be a user name without spaces or control characters")
+            }
+            git.username = username
+        }
+        if let value = table["git_hosts"] {
+            guard let array = value.array else { throw typeError(value, at: path + ["git_hosts"], expected: "an array of host names") }
+            var hosts: [String] = []
+            for item in array {
+                guard let host = item.string, !host.isEmpty, host.utf8.allSatisfy({ $0 > 0x20 && $0 != 0x7F && $0 != UInt8(ascii: "/") }) else {
+                    throw error(at: path + ["git_hosts"], "git_hosts must be an array of host names (host or host:port, as git names them)")
+                }
+                hosts.append(host)
+            }
+            git.hosts = hosts
+        }
+        return git
     }
 
     static let oauthKeys: Set<String> = [
         "kind", "client_id", "authorize_url", "token_url", "revocation_url", "scopes", "redirect_port", "token_request",
         "client_auth", "headers", "authorize_params", "client_secret_file", "ca_file", "login_timeout",
-        "min_validity", "token_timeout",
+        "min_validity", "token_timeout", "fallback", "git_username", "git_hosts",
     ]
 
     private func oauthSettings(in table: TOMLTable, at path: [String]) throws(ConfigurationError) -> OAuthSettings {
@@ -245,7 +282,9 @@ private struct Validator {
             settings.redirectPath = url.pathAndQuery
         }
         var result = configuration
-        result.profiles[name] = Profile(name: name, credential: .oauth(settings), headers: configuration.profiles[name]?.headers ?? [])
+        var profile = configuration.profiles[name] ?? Profile(name: name, credential: .oauth(settings))
+        profile.credential = .oauth(settings)
+        result.profiles[name] = profile
         return result
     }
 

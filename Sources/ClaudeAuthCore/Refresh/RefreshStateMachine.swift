@@ -148,7 +148,9 @@ public struct RefreshStateMachine: Sendable, Equatable {
     }
 
     /// What a request should get at `now`; with `mayRefresh` false (after waiting), never a refresh or a wait.
-    public func decide(now: Date, mayRefresh: Bool = true) -> Decision {
+    /// A request asking for tokens valid `minimumValidity` seconds more is refreshed for first; when the tokens'
+    /// whole usable lifetime is shorter than that, it asks for half the lifetime instead.
+    public func decide(now: Date, mayRefresh: Bool = true, minimumValidity: TimeInterval? = nil) -> Decision {
         switch phase {
         case .loggedOut:
             return .fail(.loginRequired(Self.notLoggedIn))
@@ -156,11 +158,11 @@ public struct RefreshStateMachine: Sendable, Equatable {
             return .fail(.loginRequired(reason))
         case .active(let tokens):
             let remaining = tokens.expiresAt.map { policy.usableUntil(issuedAt: tokens.issuedAt, expiresAt: $0).timeIntervalSince(now) }
-            if mayRefresh, let inFlight, isFresh(tokens, now: now) {
+            if mayRefresh, let inFlight, isFresh(tokens, now: now, asked: minimumValidity) {
                 return .waitForRefresh(seconds: inFlightWait(inFlight, now: now))
             }
             if mayRefresh, inFlight != nil { return .refresh }
-            if isFresh(tokens, now: now) { return .serve(tokens) }
+            if isFresh(tokens, now: now, asked: minimumValidity) { return .serve(tokens) }
             if mayRefresh && canStart(.onDemand, now: now) { return .refresh }
             if let remaining, remaining > 0 { return .serve(tokens) }
             guard tokens.refreshToken != nil else {
@@ -251,12 +253,16 @@ public struct RefreshStateMachine: Sendable, Equatable {
         answer = nil
     }
 
-    private func isFresh(_ tokens: TokenSet, now: Date) -> Bool {
+    private func isFresh(_ tokens: TokenSet, now: Date, asked: TimeInterval?) -> Bool {
         guard let expiresAt = tokens.expiresAt else { return true }
         let usableUntil = policy.usableUntil(issuedAt: tokens.issuedAt, expiresAt: expiresAt)
         // A clock set back before the issue time makes the remaining validity unknowable: refresh first.
         guard now >= tokens.issuedAt else { return false }
-        return usableUntil.timeIntervalSince(now) >= policy.requiredValidity(lifetime: usableUntil.timeIntervalSince(tokens.issuedAt))
+        let lifetime = usableUntil.timeIntervalSince(tokens.issuedAt)
+        var required = policy.requiredValidity(lifetime: lifetime)
+        // More than the whole lifetime cannot be had: then half of it, which refreshes at most twice as often.
+        if let asked { required = max(required, asked <= lifetime ? asked : lifetime / 2) }
+        return usableUntil.timeIntervalSince(now) >= required
     }
 
     /// How long a request for still-valid tokens waits for the refresh in flight: what the last refresh took,

@@ -11,6 +11,7 @@ import Synchronization
 
 /// A credential ready to be served: the headers in order, and the secret they carry.
 struct ServedCredential: Sendable {
+    /// The profile served: the one asked for, or its fallback.
     var profile: String
     var kind: ProfileKind
     var headers: [HeaderField]
@@ -28,6 +29,8 @@ final class CredentialService: Sendable {
         var lastReloadError: String?
         /// Keys loaded successfully; a failed load is retried on the next request.
         var keys: [String: Secret] = [:]
+        /// The oauth profiles served from their fallback, and the fallback's name.
+        var fallingBack: [String: String] = [:]
     }
 
     private let state: Mutex<State>
@@ -51,30 +54,25 @@ final class CredentialService: Sendable {
         sessions.configure(configuration.sortedProfiles)
     }
 
-    /// The credential of `name`, or of the default profile when nil; an `oauth` token about to expire is
-    /// refreshed first.
-    func credential(for name: String?) async throws(ServiceError) -> ServedCredential {
+    /// The credential of `name`, or of the default profile when nil; an `oauth` token about to expire, or valid
+    /// for less than `minimumValidity` seconds, is refreshed first. An `oauth` profile that has no valid token
+    /// because it needs a login or its token endpoint is down serves its `fallback`, if it names one.
+    func credential(for name: String?, minimumValidity: TimeInterval? = nil) async throws(ServiceError) -> ServedCredential {
         let profile = try profile(named: name)
         switch profile.credential {
         case .apiKey(let source):
-            let key: Secret
-            switch await loadKey(of: profile, from: source) {
-            case .success(let loaded): key = loaded
-            case .failure(let problem): throw ServiceError(problem, profile: profile.name)
-            }
-            return ServedCredential(
-                profile: profile.name,
-                kind: .apiKey,
-                headers: Self.merge(
-                    [
-                        HeaderField(name: Anthropic.Header.apiKey, value: key.unredacted),
-                        HeaderField(name: Anthropic.Header.version, value: Anthropic.apiVersion),
-                    ], profile.headers),
-                secret: key,
-                expiresAt: nil
-            )
+            return try await apiKeyCredential(profile, source)
         case .oauth:
-            let tokens = try await sessions.tokens(for: profile.name)
+            let tokens: TokenSet
+            do {
+                tokens = try await sessions.tokens(for: profile.name, minimumValidity: minimumValidity)
+            } catch {
+                guard error.code == .loginRequired || error.code == .tokenEndpointUnavailable, let fallback = fallback(of: profile) else { throw error }
+                let served = try await apiKeyCredential(fallback.profile, fallback.source)
+                noteFallback(profile.name, to: fallback.profile.name, because: error)
+                return served
+            }
+            noteFallback(profile.name, to: nil)
             return ServedCredential(
                 profile: profile.name,
                 kind: .oauth,
@@ -82,6 +80,54 @@ final class CredentialService: Sendable {
                 secret: tokens.accessToken,
                 expiresAt: tokens.expiresAt
             )
+        }
+    }
+
+    /// The git settings of `name`, or of the default profile when nil.
+    func gitSettings(for name: String?) throws(ServiceError) -> (profile: String, git: GitSettings) {
+        let profile = try profile(named: name)
+        return (profile.name, profile.git)
+    }
+
+    private func apiKeyCredential(_ profile: Profile, _ source: APIKeySource) async throws(ServiceError) -> ServedCredential {
+        let key: Secret
+        switch await loadKey(of: profile, from: source) {
+        case .success(let loaded): key = loaded
+        case .failure(let problem): throw ServiceError(problem, profile: profile.name)
+        }
+        return ServedCredential(
+            profile: profile.name,
+            kind: .apiKey,
+            headers: Self.merge(
+                [
+                    HeaderField(name: Anthropic.Header.apiKey, value: key.unredacted),
+                    HeaderField(name: Anthropic.Header.version, value: Anthropic.apiVersion),
+                ], profile.headers),
+            secret: key,
+            expiresAt: nil
+        )
+    }
+
+    /// The api-key profile an oauth profile falls back to, as configured now.
+    private func fallback(of profile: Profile) -> (profile: Profile, source: APIKeySource)? {
+        guard let name = profile.fallback, let fallback = state.withLock({ $0.configuration.profiles[name] }),
+            case .apiKey(let source) = fallback.credential
+        else { return nil }
+        return (fallback, source)
+    }
+
+    /// Logs a change in what an oauth profile is served from: its fallback (`to`), or itself again (nil).
+    private func noteFallback(_ profile: String, to fallback: String?, because error: ServiceError? = nil) {
+        let before = state.withLock { state in
+            defer { state.fallingBack[profile] = fallback }
+            return state.fallingBack[profile]
+        }
+        guard before != fallback else { return }
+        if let fallback {
+            logger.warning(
+                "serving the fallback profile", metadata: ["profile": "\(profile)", "fallback": "\(fallback)", "event": "fallback", "reason": "\(error?.message ?? "")"])
+        } else if let before {
+            logger.info("serving the oauth profile again", metadata: ["profile": "\(profile)", "fallback": "\(before)", "event": "fallback_ended"])
         }
     }
 
@@ -165,9 +211,14 @@ final class CredentialService: Sendable {
                     source: keySource.summary, fingerprint: try? credential.get().fingerprint, message: credential.problem?.message))
             case .oauth(let settings):
                 let session = sessions.status(of: profile.name)
+                var message = session.message
+                if session.state != .ready, let fallback = profile.fallback {
+                    let why = session.state == .loginRequired ? "login required" : "token endpoint unavailable"
+                    message = "serving fallback \(fallback): \(why)" + (session.message.map { " (\($0))" } ?? "")
+                }
                 profiles.append(StatusResponse.Profile(
                     name: profile.name, kind: profile.kind, isDefault: isDefault, state: session.state, source: "oauth:\(settings.clientID)",
-                    fingerprint: session.fingerprint, message: session.message, refresh: session.refresh))
+                    fingerprint: session.fingerprint, message: message, refresh: session.refresh))
             }
         }
         return StatusResponse(

@@ -157,12 +157,12 @@ final class OAuthSessions: Sendable {
     /// The tokens to serve for `profile`: at once while fresh and no refresh is in flight; else after the refresh
     /// (begun or joined), waiting for it at most the profile's `token_timeout`, or less while the tokens held are
     /// still valid; the refresh itself goes on.
-    func tokens(for profile: String) async throws(ServiceError) -> TokenSet {
+    func tokens(for profile: String, minimumValidity: TimeInterval? = nil) async throws(ServiceError) -> TokenSet {
         // The common case reads and changes nothing.
-        if case .serve(let tokens) = self.decision(profile, mayRefresh: true) { return tokens }
+        if case .serve(let tokens) = self.decision(profile, mayRefresh: true, minimumValidity: minimumValidity) { return tokens }
         let now = dependencies.now()
         let (decision, job, timeout) = update(profile) { session -> (RefreshStateMachine.Decision, RefreshJob?, TimeInterval) in
-            let decision = session.machine.decide(now: now)
+            let decision = session.machine.decide(now: now, minimumValidity: minimumValidity)
             var job: RefreshJob?
             if case .refresh = decision, let ticket = session.machine.beginRefresh(.onDemand, now: now) {
                 job = RefreshJob(profile: profile, settings: session.settings, ticket: ticket)
@@ -445,10 +445,11 @@ final class OAuthSessions: Sendable {
         return ServiceError(code: .tokenEndpointUnavailable, message: message, profile: profile)
     }
 
-    private func decision(_ profile: String, mayRefresh: Bool) -> RefreshStateMachine.Decision {
+    private func decision(_ profile: String, mayRefresh: Bool, minimumValidity: TimeInterval? = nil) -> RefreshStateMachine.Decision {
         let now = dependencies.now()
         return state.withLock { state in
-            state.sessions[profile]?.machine.decide(now: now, mayRefresh: mayRefresh) ?? .fail(.loginRequired(RefreshStateMachine.notLoggedIn))
+            state.sessions[profile]?.machine.decide(now: now, mayRefresh: mayRefresh, minimumValidity: minimumValidity)
+                ?? .fail(.loginRequired(RefreshStateMachine.notLoggedIn))
         }
     }
 

@@ -33,7 +33,7 @@ struct APIRouter: Sendable {
         case (.GET, "/v1/health"):
             return .json(HealthResponse(version: claudeAuthVersion))
         case (.GET, "/v1/headers"):
-            let credential = try await credentials.credential(for: profile)
+            let credential = try await credentials.credential(for: profile, minimumValidity: try minimumValidity(request))
             return .json(
                 HeadersResponse(
                     profile: credential.profile,
@@ -43,10 +43,12 @@ struct APIRouter: Sendable {
                     fingerprint: credential.secret.fingerprint
                 ))
         case (.GET, "/v1/header"):
-            let credential = try await credentials.credential(for: profile)
+            let credential = try await credentials.credential(for: profile, minimumValidity: try minimumValidity(request))
             return .text(credential.headers.map { "\($0.name): \($0.value)\n" }.joined())
         case (.GET, "/v1/token"):
-            return .text(try await credentials.credential(for: profile).secret.unredacted + "\n")
+            return .text(try await credentials.credential(for: profile, minimumValidity: try minimumValidity(request)).secret.unredacted + "\n")
+        case (.GET, "/v1/credential"):
+            return .json(try await credential(request, profile: profile))
         case (.GET, "/v1/status"):
             return .json(await credentials.status())
         case (.PUT, "/v1/key"):
@@ -90,7 +92,7 @@ struct APIRouter: Sendable {
             return .json(LogoutResponse(profile: oauth.profile, revoked: revoked, revocationError: revocationError))
         case (.POST, "/v1/refresh"):
             return .json(try await refresh(request, profile: profile))
-        case (_, "/v1/health"), (_, "/v1/headers"), (_, "/v1/header"), (_, "/v1/token"), (_, "/v1/status"), (_, "/v1/key"),
+        case (_, "/v1/health"), (_, "/v1/headers"), (_, "/v1/header"), (_, "/v1/token"), (_, "/v1/credential"), (_, "/v1/status"), (_, "/v1/key"),
             (_, "/v1/reload"), (_, "/v1/login"), (_, "/v1/refresh"), (_, "/v1/logout"), (_, "/v1/login/"):
             throw .invalidRequest("\(request.method) is not allowed on \(request.path)")
         default:
@@ -114,6 +116,28 @@ struct APIRouter: Sendable {
         let served = try await credentials.credential(for: oauth.profile)
         return RefreshResponse(
             profile: oauth.profile, refreshed: outcome != .alreadyReplaced, fingerprint: served.secret.fingerprint, expiresAt: served.expiresAt)
+    }
+
+    /// `GET /v1/credential[?git_host=H]`: what the helpers answer with; a host outside the profile's `git_hosts` is
+    /// not answered for.
+    private func credential(_ request: APIRequest, profile: String?) async throws(ServiceError) -> CredentialResponse {
+        let git = try credentials.gitSettings(for: profile)
+        if let host = request.query["git_host"], !git.git.covers(host) {
+            throw ServiceError(code: .notFound, message: "profile \(git.profile) does not answer for git host \(ServerText.excerpt(host, limit: 64))", profile: git.profile)
+        }
+        let served = try await credentials.credential(for: git.profile, minimumValidity: try minimumValidity(request))
+        return CredentialResponse(
+            profile: git.profile, servedProfile: served.profile, kind: served.kind, token: served.secret.unredacted, headers: served.headers,
+            expiresAt: served.expiresAt, fingerprint: served.secret.fingerprint, gitUsername: git.git.username)
+    }
+
+    /// `min_validity=S`: the seconds the token served must stay valid.
+    private func minimumValidity(_ request: APIRequest) throws(ServiceError) -> TimeInterval? {
+        guard let text = request.query["min_validity"] else { return nil }
+        guard let seconds = Int(text), (0...86400).contains(seconds) else {
+            throw .invalidRequest("min_validity must be a number of seconds from 0 to 86400")
+        }
+        return TimeInterval(seconds)
     }
 
     private func decode<T: Decodable>(_ body: [UInt8], orEmpty empty: T?) throws(ServiceError) -> T {

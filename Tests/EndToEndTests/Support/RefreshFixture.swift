@@ -13,8 +13,13 @@ final class RefreshFixture {
         sandbox = try Sandbox()
         redirectPort = try freePort()
         server = try GlewlwydServer(redirectPorts: [redirectPort], accessTokenLifetime: lifetime, rotation: true)
+        try configure(tokenTimeout: tokenTimeout)
+    }
+
+    /// Writes the configuration: the `work` profile with `extra` lines, then the `more` tables.
+    func configure(tokenTimeout: Int = 15, extra: String = "", more: String = "") throws {
         try sandbox.writeConfig(
-            "default_profile = \"work\"\n" + server.profile("work", redirectPort: redirectPort, extra: "token_timeout = \(tokenTimeout)"))
+            "default_profile = \"work\"\n" + server.profile("work", redirectPort: redirectPort, extra: "token_timeout = \(tokenTimeout)\n" + extra) + "\n" + more)
     }
 
     /// Logs in through the daemon, the scripted browser playing the user.
