@@ -73,14 +73,7 @@ struct ConfidentialClientTests {
     @Test("an HTTPS token endpoint under a private CA is trusted through ca_file, and only through it")
     func caFile() async throws {
         let sandbox = try Sandbox()
-        let certificate = sandbox.root + "/cert.pem"
-        let key = sandbox.root + "/key.pem"
-        let made = try runCommand(
-            which("openssl")!,
-            ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", key, "-out", certificate,
-             "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1", "-days", "1"],
-            environment: ["PATH": "/usr/bin:/bin"])
-        #expect(made.status == 0, "\(made.stderr)")
+        let (certificate, key) = try sandbox.selfSignedCertificate()
         let endpoint = try await FaultyTokenEndpoint(tls: (certificate, key)) { _ in .json(200, #"{"access_token":"at-tls","token_type":"bearer"}"#) }
         #expect(endpoint.url.hasPrefix("https://"))
         let port = try freePort()

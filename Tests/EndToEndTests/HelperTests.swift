@@ -248,14 +248,7 @@ struct KubectlTests {
         let kubectl = try #require(which("kubectl"), "kubectl is not installed (.ci/run installs one)")
         let fixture = try RefreshFixture(lifetime: 4, tokenTimeout: 15)
         let sandbox = fixture.sandbox
-        let certificate = sandbox.root + "/cert.pem"
-        let key = sandbox.root + "/key.pem"
-        let made = try runCommand(
-            which("openssl")!,
-            ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", key, "-out", certificate,
-             "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1", "-days", "1"],
-            environment: ["PATH": "/usr/bin:/bin"])
-        #expect(made.status == 0, "\(made.stderr)")
+        let (certificate, key) = try sandbox.selfSignedCertificate()
         let checker = HelperTests.TokenChecker(fixture.server)
         let api = try await FaultyTokenEndpoint(tls: (certificate, key)) { request in
             guard let authorization = request.headers.first(name: "authorization"), authorization.hasPrefix("Bearer "),

@@ -72,7 +72,7 @@ final class CredentialService: Sendable {
                 noteFallback(profile.name, to: fallback.profile.name, because: error)
                 return served
             }
-            noteFallback(profile.name, to: nil)
+            if profile.fallback != nil { noteFallback(profile.name, to: nil) }
             return ServedCredential(
                 profile: profile.name,
                 kind: .oauth,
@@ -118,11 +118,13 @@ final class CredentialService: Sendable {
 
     /// Logs a change in what an oauth profile is served from: its fallback (`to`), or itself again (nil).
     private func noteFallback(_ profile: String, to fallback: String?, because error: ServiceError? = nil) {
-        let before = state.withLock { state in
-            defer { state.fallingBack[profile] = fallback }
-            return state.fallingBack[profile]
+        let changed = state.withLock { state -> String?? in
+            let before = state.fallingBack[profile]
+            guard before != fallback else { return nil }
+            state.fallingBack[profile] = fallback
+            return before
         }
-        guard before != fallback else { return }
+        guard let before = changed else { return }
         if let fallback {
             logger.warning(
                 "serving the fallback profile", metadata: ["profile": "\(profile)", "fallback": "\(fallback)", "event": "fallback", "reason": "\(error?.message ?? "")"])

@@ -60,4 +60,17 @@ final class Sandbox {
     func mode(of path: String) throws -> Int {
         (try FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as! NSNumber).intValue
     }
+
+    /// A self-signed certificate for 127.0.0.1 and its key, as PEM files in the sandbox: for TLS servers of a test's own.
+    func selfSignedCertificate() throws -> (certificate: String, key: String) {
+        let certificate = root + "/cert.pem"
+        let key = root + "/key.pem"
+        let made = try runCommand(
+            which("openssl")!,
+            ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", key, "-out", certificate,
+             "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1", "-days", "1"],
+            environment: ["PATH": "/usr/bin:/bin"])
+        guard made.status == 0 else { throw HarnessError(description: "openssl: \(made.stderr)") }
+        return (certificate, key)
+    }
 }
