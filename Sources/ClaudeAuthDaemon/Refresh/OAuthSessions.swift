@@ -78,6 +78,13 @@ final class OAuthSessions: Sendable {
         var machine: RefreshStateMachine
         /// Resumed when the refresh in flight ends, or each at its deadline.
         var waiters: [Int: Waiter] = [:]
+
+        /// Takes out the waiters once no refresh is in flight: they are to be resumed, after the lock.
+        mutating func idleWaiters() -> [Waiter] {
+            guard !machine.isRefreshing else { return [] }
+            defer { waiters = [:] }
+            return Array(waiters.values)
+        }
     }
 
     private struct State {
@@ -487,9 +494,7 @@ final class OAuthSessions: Sendable {
             guard var session = state.sessions.removeValue(forKey: profile) else { return (nil, []) }
             defer { state.sessions[profile] = session }
             let result = body(&session)
-            guard !session.machine.isRefreshing else { return (result, []) }
-            defer { session.waiters = [:] }
-            return (result, Array(session.waiters.values))
+            return (result, session.idleWaiters())
         }
         Self.resume(released)
         return result
@@ -501,10 +506,7 @@ final class OAuthSessions: Sendable {
         for name in state.sessions.keys where state.sessions[name]?.settings.identity == identity {
             guard var session = state.sessions.removeValue(forKey: name) else { continue }
             change(&session.machine)
-            if !session.machine.isRefreshing {
-                released += session.waiters.values
-                session.waiters = [:]
-            }
+            released += session.idleWaiters()
             state.sessions[name] = session
         }
         return released
