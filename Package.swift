@@ -16,12 +16,15 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
+        .package(url: "https://github.com/apple/swift-async-algorithms.git", from: "1.1.4"),
     ],
     targets: [
         // libsystemd, seen only by SystemdSupport.
         .systemLibrary(name: "CSystemd", pkgConfig: "libsystemd", providers: [.apt(["libsystemd-dev"])]),
         // prctl(2) is variadic and does not import into Swift.
         .target(name: "CProcessControl"),
+        // NETLINK_SOCK_DIAG: who owns the other end of a loopback TCP connection.
+        .target(name: "CSocketDiagnostics"),
         .target(
             name: "SystemdSupport",
             dependencies: [
@@ -45,7 +48,9 @@ let package = Package(
                 "ClaudeAuthAPI",
                 "ClaudeAuthCore",
                 "CProcessControl",
+                "CSocketDiagnostics",
                 "SystemdSupport",
+                .product(name: "AsyncAlgorithms", package: "swift-async-algorithms"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

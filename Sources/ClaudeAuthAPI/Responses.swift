@@ -148,10 +148,15 @@ public struct StatusResponse: Codable, Sendable, Equatable {
         public var message: String?
         /// The refresh timeline, for `oauth` profiles holding tokens.
         public var refresh: RefreshStatus?
+        /// The official SDKs' profile files the daemon keeps for it, when it has `sdk_profile`.
+        public var sdkProfile: SDKProfileStatus?
+        /// What the proxy did with it since the daemon started.
+        public var proxy: ProxyCounters?
 
         enum CodingKeys: String, CodingKey {
-            case name, kind, state, source, fingerprint, message, refresh
+            case name, kind, state, source, fingerprint, message, refresh, proxy
             case isDefault = "default"
+            case sdkProfile = "sdk_profile"
         }
 
         /// Creates a profile summary.
@@ -184,18 +189,21 @@ public struct StatusResponse: Codable, Sendable, Equatable {
     public var config: Config
     /// Every configured profile, by name.
     public var profiles: [Profile]
+    /// The local proxy.
+    public var proxy: ProxyStatus?
 
     enum CodingKeys: String, CodingKey {
-        case version, config, profiles
+        case version, config, profiles, proxy
         case defaultProfile = "default_profile"
     }
 
     /// Creates a status answer.
-    public init(version: String, defaultProfile: String, config: Config, profiles: [Profile]) {
+    public init(version: String, defaultProfile: String, config: Config, profiles: [Profile], proxy: ProxyStatus? = nil) {
         self.version = version
         self.defaultProfile = defaultProfile
         self.config = config
         self.profiles = profiles
+        self.proxy = proxy
     }
 }
 
@@ -306,5 +314,63 @@ extension JSONDecoder {
         let decoder = JSONDecoder()
         decoder.dateDecodingStrategy = .iso8601
         return decoder
+    }
+}
+
+/// The official SDKs' profile files kept for an `oauth` profile.
+public struct SDKProfileStatus: Codable, Sendable, Equatable {
+    /// The SDK profile's name (`ANTHROPIC_PROFILE`).
+    public var name: String
+    /// Its credentials file.
+    public var credentialsFile: String
+    /// Why the files could not be written or removed, the last time that was tried.
+    public var error: String?
+
+    enum CodingKeys: String, CodingKey {
+        case name, error
+        case credentialsFile = "credentials_file"
+    }
+
+    /// Creates the summary.
+    public init(name: String, credentialsFile: String, error: String?) {
+        self.name = name
+        self.credentialsFile = credentialsFile
+        self.error = error
+    }
+}
+
+/// What the proxy did with a profile since the daemon started.
+public struct ProxyCounters: Codable, Sendable, Equatable {
+    /// Requests forwarded upstream.
+    public var requests: Int
+    /// Requests replayed after the upstream refused a token with 401.
+    public var replays: Int
+    /// Requests the upstream did not answer: unreachable, untrusted or late.
+    public var upstreamErrors: Int
+
+    enum CodingKeys: String, CodingKey {
+        case requests, replays
+        case upstreamErrors = "upstream_errors"
+    }
+
+    /// Creates counters.
+    public init(requests: Int = 0, replays: Int = 0, upstreamErrors: Int = 0) {
+        self.requests = requests
+        self.replays = replays
+        self.upstreamErrors = upstreamErrors
+    }
+}
+
+/// The local proxy's listeners.
+public struct ProxyStatus: Codable, Sendable, Equatable {
+    /// The TCP listener's address (`127.0.0.1:8787`), when there is one.
+    public var listen: String?
+    /// The profile served when a request names none.
+    public var profile: String
+
+    /// Creates the summary.
+    public init(listen: String?, profile: String) {
+        self.listen = listen
+        self.profile = profile
     }
 }

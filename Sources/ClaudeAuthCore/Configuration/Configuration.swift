@@ -8,12 +8,20 @@ public struct Configuration: Sendable, Equatable {
     public var profiles: [String: Profile]
     /// `[desktop] sign_in_prompts`: whether an oauth profile that needs a login gets a desktop notification.
     public var signInPrompts: Bool
+    /// `[proxy]`: the local reverse proxy's listener and default profile.
+    public var proxy: ProxySettings
 
     /// Creates a configuration.
-    public init(defaultProfile: String = "default", profiles: [String: Profile] = [:], signInPrompts: Bool = true) {
+    public init(defaultProfile: String = "default", profiles: [String: Profile] = [:], signInPrompts: Bool = true, proxy: ProxySettings = ProxySettings()) {
         self.defaultProfile = defaultProfile
         self.profiles = profiles
         self.signInPrompts = signInPrompts
+        self.proxy = proxy
+    }
+
+    /// The profile the proxy serves when a request names none: `[proxy] profile`, else the default profile.
+    public var proxyProfile: String {
+        proxy.profile ?? defaultProfile
     }
 
     /// The profiles sorted by name, for stable listings.
@@ -34,14 +42,26 @@ public struct Profile: Sendable, Equatable {
     public var fallback: String?
     /// How `claude-auth git-credential` answers for the profile.
     public var git: GitSettings
+    /// `upstream`: the API the proxy forwards this profile's requests to.
+    public var upstream: EndpointURL
+    /// `ca_file`: extra trust anchors (PEM) for the upstream and, for `oauth` profiles, the token endpoint.
+    public var caFile: String?
+    /// `sdk_profile`: the official SDKs' profile whose files the daemon keeps fresh (`oauth` profiles only).
+    public var sdkProfile: String?
 
     /// Creates a profile.
-    public init(name: String, credential: CredentialSpec, headers: [HeaderField] = [], fallback: String? = nil, git: GitSettings = GitSettings()) {
+    public init(
+        name: String, credential: CredentialSpec, headers: [HeaderField] = [], fallback: String? = nil, git: GitSettings = GitSettings(),
+        upstream: EndpointURL = .anthropicAPI, caFile: String? = nil, sdkProfile: String? = nil
+    ) {
         self.name = name
         self.credential = credential
         self.headers = headers
         self.fallback = fallback
         self.git = git
+        self.upstream = upstream
+        self.caFile = caFile
+        self.sdkProfile = sdkProfile
     }
 
     /// The profile's kind.
@@ -97,5 +117,53 @@ public struct GitSettings: Sendable, Equatable {
     public func covers(_ host: String) -> Bool {
         guard let hosts else { return true }
         return hosts.contains { $0.lowercased() == host.lowercased() }
+    }
+}
+
+/// `[proxy]`: where the local reverse proxy listens over TCP, and for whom.
+public struct ProxySettings: Sendable, Equatable {
+    /// `listen`: a loopback address and port for the TCP listener (port 0: any free one); nil: no TCP listener.
+    public var listen: LoopbackAddress?
+    /// `profile`: the profile served when a request names none; nil: the default profile.
+    public var profile: String?
+    /// `upstream_timeout`: seconds the upstream may take to start its answer, and may stay silent within it.
+    public var upstreamTimeout: Int
+
+    /// Creates the settings: no TCP listener, the default profile, ten minutes for the upstream.
+    public init(listen: LoopbackAddress? = nil, profile: String? = nil, upstreamTimeout: Int = 600) {
+        self.listen = listen
+        self.profile = profile
+        self.upstreamTimeout = upstreamTimeout
+    }
+}
+
+/// A loopback IP address and port: `127.0.0.1:8787`, `[::1]:8787`, or `localhost:8787` (127.0.0.1).
+public struct LoopbackAddress: Sendable, Equatable, CustomStringConvertible {
+    /// The address, `127.x.y.z` or `::1`.
+    public var host: String
+    /// The port; 0 for any free one.
+    public var port: Int
+
+    /// Parses `HOST:PORT`; nil unless the host is a loopback IP address (or `localhost`) and the port 0–65535.
+    public init?(_ text: String) {
+        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), (0...65535).contains(port) else { return nil }
+        var host = String(text[..<colon])
+        if host == "localhost" { host = "127.0.0.1" }
+        if host.hasPrefix("[") && host.hasSuffix("]") {
+            host = String(host.dropFirst().dropLast())
+            guard host == "::1" else { return nil }
+        } else {
+            let octets = host.split(separator: ".", omittingEmptySubsequences: false)
+            guard octets.count == 4, octets.first == "127",
+                octets.allSatisfy({ octet in octet.count <= 3 && UInt8(octet) != nil })
+            else { return nil }
+        }
+        self.host = host
+        self.port = port
+    }
+
+    /// `host:port`, with brackets around an IPv6 address: what a `Host` header names.
+    public var description: String {
+        host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
     }
 }

@@ -51,7 +51,7 @@ private struct Validator {
     let environment: [String: String]
 
     func configuration(from root: TOMLTable) throws(ConfigurationError) -> Configuration {
-        try rejectUnknownKeys(in: root, at: [], allowed: ["default_profile", "desktop", "profiles"])
+        try rejectUnknownKeys(in: root, at: [], allowed: ["default_profile", "desktop", "profiles", "proxy"])
         var profiles: [String: Profile] = [:]
         if let value = root["profiles"] {
             let table = try self.table(value, at: ["profiles"])
@@ -90,6 +90,17 @@ private struct Validator {
             }
             configuration.defaultProfile = name
         }
+        if let value = root["proxy"] {
+            configuration.proxy = try proxy(from: try table(value, at: ["proxy"]), profiles: profiles)
+        }
+        var sdkProfiles: [String: String] = [:]
+        for profile in profiles.values.sorted(by: { $0.name < $1.name }) {
+            guard let name = profile.sdkProfile else { continue }
+            if let other = sdkProfiles[name] {
+                throw error(at: ["profiles", profile.name, "sdk_profile"], "profiles \"\(other)\" and \"\(profile.name)\" both name sdk_profile \"\(name)\": one profile owns its files")
+            }
+            sdkProfiles[name] = profile.name
+        }
         if let value = root["desktop"] {
             let desktop = try table(value, at: ["desktop"])
             try rejectUnknownKeys(in: desktop, at: ["desktop"], allowed: ["sign_in_prompts"])
@@ -99,6 +110,52 @@ private struct Validator {
             }
         }
         return configuration
+    }
+
+    private func proxy(from table: TOMLTable, profiles: [String: Profile]) throws(ConfigurationError) -> ProxySettings {
+        let path = ["proxy"]
+        try rejectUnknownKeys(in: table, at: path, allowed: ["listen", "profile", "upstream_timeout"])
+        var proxy = ProxySettings()
+        if let value = table["listen"] {
+            guard let address = LoopbackAddress(try string(value, at: path + ["listen"])) else {
+                throw error(at: path + ["listen"], "listen must be a loopback address and port: \"127.0.0.1:8787\", \"[::1]:8787\" or \"localhost:8787\"")
+            }
+            proxy.listen = address
+        }
+        if let value = table["profile"] {
+            let name = try string(value, at: path + ["profile"])
+            guard profiles[name] != nil else { throw error(at: path + ["profile"], "[proxy] profile \"\(name)\" is not a configured profile") }
+            proxy.profile = name
+        }
+        if let value = table["upstream_timeout"] {
+            guard let seconds = value.integer.flatMap({ Int(exactly: $0) }), (1...3600).contains(seconds) else {
+                throw error(at: path + ["upstream_timeout"], "upstream_timeout must be a number of seconds from 1 to 3600")
+            }
+            proxy.upstreamTimeout = seconds
+        }
+        return proxy
+    }
+
+    /// `upstream`: an https URL (plain http only to a loopback host) without a query; by default Anthropic's API.
+    private func upstream(in table: TOMLTable, at path: [String]) throws(ConfigurationError) -> EndpointURL {
+        guard let value = table["upstream"] else { return .anthropicAPI }
+        guard let url = EndpointURL(try string(value, at: path + ["upstream"])), !url.pathAndQuery.contains("?") else {
+            throw error(at: path + ["upstream"], "upstream must be an absolute http(s) URL without user info, query or fragment")
+        }
+        guard url.isAcceptableForSecrets else {
+            throw error(at: path + ["upstream"], "upstream must use https (plain http is allowed only to a loopback host)")
+        }
+        return url
+    }
+
+    /// `sdk_profile`: a name the official SDKs accept for a profile file.
+    private func sdkProfile(in table: TOMLTable, at path: [String]) throws(ConfigurationError) -> String? {
+        guard let value = table["sdk_profile"] else { return nil }
+        let name = try string(value, at: path + ["sdk_profile"])
+        guard Profile.isValidName(name) else {
+            throw error(at: path + ["sdk_profile"], "invalid sdk_profile \"\(name)\": use letters, digits, '.', '_' and '-' (at most 64), not starting with '.' or '-'")
+        }
+        return name
     }
 
     private func profile(named name: String, from table: TOMLTable) throws(ConfigurationError) -> Profile {
@@ -118,16 +175,22 @@ private struct Validator {
             if table["fallback"] != nil {
                 throw error(at: path + ["fallback"], "fallback is for oauth profiles: an api-key profile is always served as it is")
             }
-            try rejectUnknownKeys(in: table, at: path, allowed: ["kind", "key_env", "key_file", "headers", "git_username", "git_hosts"])
+            if table["sdk_profile"] != nil {
+                throw error(at: path + ["sdk_profile"], "sdk_profile is for oauth profiles: give the SDK an api-key profile through the proxy instead")
+            }
+            try rejectUnknownKeys(
+                in: table, at: path, allowed: ["kind", "key_env", "key_file", "headers", "git_username", "git_hosts", "upstream", "ca_file"])
             return Profile(
                 name: name, credential: .apiKey(try apiKeySource(in: table, at: path)), headers: try headers(in: table, at: path),
-                git: try git(in: table, at: path))
+                git: try git(in: table, at: path), upstream: try upstream(in: table, at: path), caFile: try caFile(in: table, at: path))
         case .oauth:
             try rejectUnknownKeys(in: table, at: path, allowed: Self.oauthKeys)
             let fallback = try table["fallback"].map { value throws(ConfigurationError) in try string(value, at: path + ["fallback"]) }
+            let settings = try oauthSettings(in: table, at: path)
             return Profile(
-                name: name, credential: .oauth(try oauthSettings(in: table, at: path)), headers: try headers(in: table, at: path),
-                fallback: fallback, git: try git(in: table, at: path))
+                name: name, credential: .oauth(settings), headers: try headers(in: table, at: path),
+                fallback: fallback, git: try git(in: table, at: path), upstream: try upstream(in: table, at: path), caFile: settings.caFile,
+                sdkProfile: try sdkProfile(in: table, at: path))
         }
     }
 
@@ -157,7 +220,7 @@ private struct Validator {
     static let oauthKeys: Set<String> = [
         "kind", "client_id", "authorize_url", "token_url", "revocation_url", "scopes", "redirect_port", "token_request",
         "client_auth", "headers", "authorize_params", "client_secret_file", "ca_file", "login_timeout",
-        "min_validity", "token_timeout", "fallback", "git_username", "git_hosts",
+        "min_validity", "token_timeout", "fallback", "git_username", "git_hosts", "upstream", "sdk_profile",
     ]
 
     private func oauthSettings(in table: TOMLTable, at path: [String]) throws(ConfigurationError) -> OAuthSettings {
@@ -218,7 +281,7 @@ private struct Validator {
             settings.clientAuthentication = method
         }
         settings.clientSecretFile = try optional("client_secret_file").map(expandingTilde)
-        settings.caFile = try optional("ca_file").map(expandingTilde)
+        settings.caFile = try caFile(in: table, at: path)
         if let value = table["authorize_params"] {
             let parameters = try self.table(value, at: path + ["authorize_params"])
             for name in parameters.keys.sorted() {
@@ -286,6 +349,13 @@ private struct Validator {
         profile.credential = .oauth(settings)
         result.profiles[name] = profile
         return result
+    }
+
+    private func caFile(in table: TOMLTable, at path: [String]) throws(ConfigurationError) -> String? {
+        guard let value = table["ca_file"] else { return nil }
+        let file = try string(value, at: path + ["ca_file"])
+        guard !file.isEmpty else { throw error(at: path + ["ca_file"], "ca_file must not be empty") }
+        return expandingTilde(file)
     }
 
     private func apiKeySource(in table: TOMLTable, at path: [String]) throws(ConfigurationError) -> APIKeySource {

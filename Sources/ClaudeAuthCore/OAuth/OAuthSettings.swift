@@ -164,6 +164,27 @@ public struct EndpointURL: Sendable, Equatable {
         self.pathAndQuery = path.isEmpty ? "/" : String(path)
     }
 
+    /// Anthropic's API, every profile's default upstream.
+    public static let anthropicAPI = EndpointURL(scheme: "https", host: "api.anthropic.com", port: nil, pathAndQuery: "/")
+
+    private init(scheme: String, host: String, port: Int?, pathAndQuery: String) {
+        self.scheme = scheme
+        self.host = host
+        self.port = port
+        self.pathAndQuery = pathAndQuery
+    }
+
+    /// `scheme://host[:port]`, without path or query.
+    public var origin: String {
+        let bracketed = host.contains(":") ? "[\(host)]" : host
+        return "\(scheme)://\(bracketed)" + (port.map { ":\($0)" } ?? "")
+    }
+
+    /// The URL without a trailing slash, as a base that request paths are appended to.
+    public var baseURL: String {
+        origin + (pathAndQuery == "/" ? "" : String(pathAndQuery.reversed().drop { $0 == "/" }.reversed()))
+    }
+
     /// Whether the host is this machine: `localhost`, 127.0.0.0/8 or `::1`.
     public var isLoopback: Bool {
         host == "localhost" || host == "::1" || host.hasPrefix("127.")

@@ -16,6 +16,8 @@ public struct FileError: Error, Sendable, Equatable, CustomStringConvertible {
         case tooLarge(limit: Int)
         /// A system call failed.
         case system(operation: String, errno: Int32)
+        /// It was not written by the daemon, which never replaces such a file.
+        case notOurs
     }
 
     /// The file concerned.
@@ -47,6 +49,8 @@ public struct FileError: Error, Sendable, Equatable, CustomStringConvertible {
             return "\(path) is larger than \(limit) bytes"
         case .system(let operation, let code):
             return "\(operation) \(path): \(String(cString: strerror(code)))"
+        case .notOurs:
+            return "\(path) exists and was not written by claude-authd: move it away, or choose another sdk_profile"
         }
     }
 }

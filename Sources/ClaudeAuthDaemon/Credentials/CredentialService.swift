@@ -40,11 +40,14 @@ final class CredentialService: Sendable {
     private let logger: Logger
     /// The `oauth` profiles' tokens and refreshes.
     let sessions: OAuthSessions
+    /// What the proxy did, for `status`.
+    let proxyStatistics: ProxyStatistics
 
     init(
         configuration: Configuration, configPath: String, environment: [String: String], stateDirectory: String,
-        sessions: OAuthSessions, logger: Logger
+        sessions: OAuthSessions, proxyStatistics: ProxyStatistics = ProxyStatistics(), logger: Logger
     ) {
+        self.proxyStatistics = proxyStatistics
         self.state = Mutex(State(configuration: configuration, loadedAt: Date()))
         self.configPath = configPath
         self.configLoader = ConfigurationLoader(environment: environment)
@@ -81,6 +84,18 @@ final class CredentialService: Sendable {
                 expiresAt: tokens.expiresAt
             )
         }
+    }
+
+    /// Where the proxy sends the requests of `name`, or of `[proxy] profile` when nil.
+    func proxyRoute(for name: String?) throws(ServiceError) -> ProxyRoute {
+        let configuration = state.withLock { $0.configuration }
+        let profile = try profile(named: name ?? configuration.proxyProfile)
+        return ProxyRoute(profile: profile.name, upstream: profile.upstream, caFile: profile.caFile, upstreamTimeout: configuration.proxy.upstreamTimeout)
+    }
+
+    /// `[proxy] listen` as configured now.
+    var proxyListen: LoopbackAddress? {
+        state.withLock { $0.configuration.proxy.listen }
     }
 
     /// The git settings of `name`, or of the default profile when nil.
@@ -208,9 +223,11 @@ final class CredentialService: Sendable {
             switch profile.credential {
             case .apiKey(let keySource):
                 let credential = await loadKey(of: profile, from: keySource)
-                profiles.append(StatusResponse.Profile(
+                var summary = StatusResponse.Profile(
                     name: profile.name, kind: profile.kind, isDefault: isDefault, state: credential.problem?.state ?? .ready,
-                    source: keySource.summary, fingerprint: try? credential.get().fingerprint, message: credential.problem?.message))
+                    source: keySource.summary, fingerprint: try? credential.get().fingerprint, message: credential.problem?.message)
+                summary.proxy = proxyStatistics.counters(of: profile.name)
+                profiles.append(summary)
             case .oauth(let settings):
                 let session = sessions.status(of: profile.name)
                 var message = session.message
@@ -218,9 +235,12 @@ final class CredentialService: Sendable {
                     let why = session.state == .loginRequired ? "login required" : "token endpoint unavailable"
                     message = "serving fallback \(fallback): \(why)" + (session.message.map { " (\($0))" } ?? "")
                 }
-                profiles.append(StatusResponse.Profile(
+                var summary = StatusResponse.Profile(
                     name: profile.name, kind: profile.kind, isDefault: isDefault, state: session.state, source: "oauth:\(settings.clientID)",
-                    fingerprint: session.fingerprint, message: message, refresh: session.refresh))
+                    fingerprint: session.fingerprint, message: message, refresh: session.refresh)
+                summary.sdkProfile = sessions.sdkStatus(of: profile.name)
+                summary.proxy = proxyStatistics.counters(of: profile.name)
+                profiles.append(summary)
             }
         }
         return StatusResponse(
@@ -229,7 +249,8 @@ final class CredentialService: Sendable {
             config: .init(
                 path: configPath, exists: FileIO.exists(configPath), loadedAt: snapshot.loadedAt,
                 lastReloadError: snapshot.lastReloadError),
-            profiles: profiles
+            profiles: profiles,
+            proxy: ProxyStatus(listen: proxyStatistics.listening, profile: snapshot.configuration.proxyProfile)
         )
     }
 

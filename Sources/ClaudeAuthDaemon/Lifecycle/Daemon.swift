@@ -82,8 +82,10 @@ public struct Daemon: Sendable {
             return .config
         }
         let endpoint: SocketEndpoint
+        let inherited: SocketActivation.Sockets
         do {
-            endpoint = try socketEndpoint()
+            inherited = try SocketActivation.inherited()
+            endpoint = try socketEndpoint(inherited: inherited.unix)
         } catch {
             logger.critical("cannot serve the socket", metadata: ["error": "\(error)"])
             return .unavailable
@@ -126,9 +128,12 @@ public struct Daemon: Sendable {
             store: CredentialStore(stateDirectory: stateDirectory), environment: options.environment,
             dependencies: .init(refresh: tokenEndpoint.refresh), logger: logger, changed: wake,
             loginEvents: { event in if hasDesktop { loginEventSink.yield(event) } })
+        let proxyStatistics = ProxyStatistics()
         let credentials = CredentialService(
             configuration: configuration, configPath: configPath, environment: options.environment,
-            stateDirectory: stateDirectory, sessions: sessions, logger: logger)
+            stateDirectory: stateDirectory, sessions: sessions, proxyStatistics: proxyStatistics, logger: logger)
+        let upstream = UpstreamClient()
+        let proxy = Proxy(credentials: credentials, upstream: upstream, statistics: proxyStatistics, logger: logger)
         let notifier = ServiceNotifier()
         let limits = ServerLimits(requestTimeout: .init(options.requestTimeout)).fitting(openFiles: ProcessHardening.openFileLimit)
         let logins = LoginManager(tokenEndpoint: tokenEndpoint, limits: limits, logger: logger) { profile, settings, tokens throws(ServiceError) in
@@ -137,6 +142,7 @@ public struct Daemon: Sendable {
         let server = SocketServer(
             endpoint: endpoint,
             router: APIRouter(credentials: credentials, logins: logins, tokenEndpoint: tokenEndpoint, reload: credentials.reload),
+            proxy: proxy,
             limits: limits,
             notifier: notifier,
             status: credentials.summary,
@@ -148,6 +154,9 @@ public struct Daemon: Sendable {
             .init(service: ConfigReloader(credentials: credentials, notifier: notifier)),
             .init(service: server, successTerminationBehavior: .gracefullyShutdownGroup),
         ]
+        if let listener = inherited.tcp.map(ProxyListener.Endpoint.inherited) ?? configuration.proxy.listen.map(ProxyListener.Endpoint.address) {
+            services.append(.init(service: ProxyListener(endpoint: listener, proxy: proxy, limits: limits, logger: logger)))
+        }
         if let desktop {
             let prompts = SignInPrompts(
                 bus: desktop, busEvents: busEvents, loginEvents: loginEvents, enabled: { credentials.signInPrompts },
@@ -176,11 +185,12 @@ public struct Daemon: Sendable {
             exit = .unavailable
         }
         try? await http.shutdown()
+        await upstream.shutdown()
         return exit
     }
 
-    private func socketEndpoint() throws -> SocketEndpoint {
-        if let fd = try SocketActivation.inheritedUnixSocket() { return .inherited(fd: fd) }
+    private func socketEndpoint(inherited: Int32?) throws -> SocketEndpoint {
+        if let fd = inherited { return .inherited(fd: fd) }
         let path = try SocketPath.resolve(explicit: options.socketPath, environment: options.environment)
         let isDefault = options.socketPath == nil && options.environment[SocketPath.environmentVariable] == nil
         try SocketEndpoint.preparePath(path, privateDirectory: isDefault)

@@ -73,9 +73,18 @@ final class OAuthSessions: Sendable {
         var cancelDeadline: (@Sendable () -> Void)?
     }
 
+    /// The official SDKs' profile an `oauth` profile keeps fresh, and the `base_url` it names.
+    struct SDKTarget: Sendable, Equatable {
+        var name: String
+        var baseURL: String
+    }
+
     private struct Session {
         var settings: OAuthSettings
         var machine: RefreshStateMachine
+        /// The SDK profile files mirroring the token served, and why they last failed to be written.
+        var sdk: SDKTarget?
+        var sdkError: String?
         /// Resumed when the refresh in flight ends, or each at its deadline.
         var waiters: [Int: Waiter] = [:]
 
@@ -97,6 +106,7 @@ final class OAuthSessions: Sendable {
     private let queue: AsyncStream<RefreshJob>.Continuation
     private let state = Mutex(State())
     private let store: CredentialStore
+    private let sdkFiles: SDKProfileFiles
     private let lane: StoreLane
     private let dependencies: Dependencies
     private let environment: [String: String]
@@ -110,6 +120,7 @@ final class OAuthSessions: Sendable {
         changed: @escaping @Sendable () -> Void, loginEvents: @escaping @Sendable (LoginEvent) -> Void = { _ in }
     ) {
         self.store = store
+        self.sdkFiles = SDKProfileFiles(directory: SDKProfileFiles.directory(environment: environment))
         self.lane = .shared
         self.environment = environment
         self.dependencies = dependencies
@@ -122,30 +133,48 @@ final class OAuthSessions: Sendable {
     /// Takes the configured `oauth` profiles: a new profile's tokens are read from the store, a profile whose
     /// identity is unchanged keeps its tokens and any refresh in flight, a removed profile is dropped.
     func configure(_ profiles: [Profile]) {
-        let oauth = profiles.compactMap { profile -> (String, OAuthSettings)? in
+        let oauth = profiles.compactMap { profile -> (String, OAuthSettings, SDKTarget?)? in
             guard case .oauth(let settings) = profile.credential else { return nil }
-            return (profile.name, settings)
+            return (profile.name, settings, profile.sdkProfile.map { SDKTarget(name: $0, baseURL: profile.upstream.baseURL) })
         }
         let known = state.withLock { $0.sessions.mapValues(\.settings.identity) }
         var loaded: [String: RefreshStateMachine] = [:]
-        for (name, settings) in oauth where known[name] != settings.identity {
+        for (name, settings, _) in oauth where known[name] != settings.identity {
             loaded[name] = storedMachine(profile: name, settings: settings)
         }
-        let released = state.withLock { state -> [Waiter] in
+        let (released, sdkChanges) = state.withLock { state -> ([Waiter], [(old: SDKTarget?, profile: String?)]) in
             var sessions: [String: Session] = [:]
-            for (name, settings) in oauth {
+            var sdkChanges: [(old: SDKTarget?, profile: String?)] = []
+            for (name, settings, sdk) in oauth {
+                let old = state.sessions[name]
                 if var session = state.sessions.removeValue(forKey: name), session.settings.identity == settings.identity {
                     session.settings = settings
                     session.machine.policy = settings.refreshPolicy
+                    session.sdk = sdk
                     sessions[name] = session
                 } else if let machine = loaded[name] {
-                    sessions[name] = Session(settings: settings, machine: machine)
+                    sessions[name] = Session(settings: settings, machine: machine, sdk: sdk)
                 }
+                if old?.sdk != sdk || loaded[name] != nil { sdkChanges.append((old?.sdk, name)) }
+            }
+            for (name, session) in state.sessions where sessions[name] == nil && session.sdk != nil {
+                sdkChanges.append((session.sdk, nil))
             }
             defer { state.sessions = sessions }
-            return state.sessions.values.flatMap(\.waiters.values)
+            return (state.sessions.values.flatMap(\.waiters.values), sdkChanges)
         }
         Self.resume(released)
+        // The SDK files follow the configuration: a name dropped loses its files, a name given gets the token held.
+        if !sdkChanges.isEmpty {
+            lane.submit { [self] in
+                for change in sdkChanges {
+                    if let old = change.old, old.name != state.withLock({ state in change.profile.flatMap { state.sessions[$0]?.sdk?.name } }) {
+                        removeSDKFiles(old.name, profile: change.profile)
+                    }
+                    if let profile = change.profile { mirrorToSDK(profile) }
+                }
+            }
+        }
         // A profile removed, or now naming another login, ends whatever need it had.
         let configured = Set(oauth.map(\.0))
         for name in known.keys.sorted() where loaded[name] != nil || !configured.contains(name) {
@@ -256,6 +285,7 @@ final class OAuthSessions: Sendable {
                 return Self.mutate(&state, identity: settings.identity) { $0.install(tokens, jitter: jitter) }
             }
             Self.resume(released)
+            mirrorToSDK(profile)
             return .success(())
         }
         if case .failure(let error) = saved { throw storeFailure(error, profile: profile) }
@@ -271,6 +301,7 @@ final class OAuthSessions: Sendable {
                 (state.sessions[profile]?.machine.tokens, Self.mutate(&state, identity: settings.identity) { $0.logOut() })
             }
             Self.resume(released)
+            mirrorToSDK(profile)
             do throws(FileError) {
                 try store.delete(settings.identity)
                 return (held, .success(()))
@@ -422,7 +453,47 @@ final class OAuthSessions: Sendable {
                 saved = .failure(error)
             }
             let kept = update(job.profile) { $0.machine.stored(job.ticket, now: now, jitter: jitter) } ?? false
+            if kept, credential.tokens != nil { mirrorToSDK(job.profile) }
             return kept ? saved : nil
+        }
+    }
+
+    /// Makes `profile`'s SDK files hold the token it holds, or removes them when it holds none. Runs on the lane.
+    private func mirrorToSDK(_ profile: String) {
+        guard let (target, tokens) = state.withLock({ state in state.sessions[profile].flatMap { session in session.sdk.map { ($0, session.machine.tokens) } } })
+        else { return }
+        var failure: FileError?
+        do throws(FileError) {
+            if let tokens {
+                try sdkFiles.write(target.name, token: tokens.accessToken, expiresAt: tokens.expiresAt, baseURL: target.baseURL, owner: profile)
+            } else {
+                try sdkFiles.remove(target.name)
+            }
+        } catch {
+            failure = error
+            logger.error(
+                "cannot keep the SDK profile files", metadata: ["profile": "\(profile)", "sdk_profile": "\(target.name)", "event": "sdk_profile_failed", "error": "\(error)"])
+        }
+        state.withLock { state in
+            if state.sessions[profile]?.sdk == target { state.sessions[profile]?.sdkError = failure?.description }
+        }
+    }
+
+    /// Removes the SDK files of a name `profile` (nil: a profile removed) no longer owns. Runs on the lane.
+    private func removeSDKFiles(_ name: String, profile: String?) {
+        do throws(FileError) {
+            try sdkFiles.remove(name)
+        } catch {
+            logger.error("cannot remove the SDK profile files", metadata: ["sdk_profile": "\(name)", "event": "sdk_profile_failed", "error": "\(error)"])
+        }
+    }
+
+    /// The SDK profile files kept for `profile`, for `status`.
+    func sdkStatus(of profile: String) -> SDKProfileStatus? {
+        state.withLock { state in
+            state.sessions[profile].flatMap { session in
+                session.sdk.map { SDKProfileStatus(name: $0.name, credentialsFile: sdkFiles.credentialsPath($0.name), error: session.sdkError) }
+            }
         }
     }
 

@@ -10,6 +10,11 @@ struct StoreLane: Sendable {
 
     private let loop: any EventLoop
 
+    /// Queues `job` after every job given before it, without waiting for it.
+    func submit(_ job: @escaping @Sendable () -> Void) {
+        loop.execute(job)
+    }
+
     /// Runs `job` after every job given before it.
     func run<T: Sendable>(_ job: @escaping @Sendable () -> T) async -> T {
         await withCheckedContinuation { continuation in

@@ -6,6 +6,15 @@ import NIOHTTP1
 /// get a 4xx and the connection closes; keep-alive is honoured.
 struct HTTPConnection {
     typealias Channel = NIOAsyncChannel<HTTPServerRequestPart, HTTPServerResponsePart>
+    typealias Outbound = NIOAsyncChannelOutboundWriter<HTTPServerResponsePart>
+
+    /// Requests served by a handler that reads their body itself and writes its own response: the proxy's.
+    struct StreamedRoute: Sendable {
+        /// Whether the handler serves a request with this head.
+        var claims: @Sendable (HTTPRequestHead) -> Bool
+        /// Serves the request; says whether the connection may serve another.
+        var serve: @Sendable (HTTPRequestHead, inout RequestBody, Outbound) async throws -> Bool
+    }
 
     let limits: ServerLimits
     let logger: Logger
@@ -19,42 +28,43 @@ struct HTTPConnection {
         }
     }
 
-    /// Answers every request on `connection` with `respond`, until the peer closes or a request ends it.
-    func serve(_ connection: Channel, respond: @Sendable (APIRequest) async -> APIResponse) async {
+    /// Answers every request on `connection` with `respond`, or with `streamed` when it claims the request, until
+    /// the peer closes or a request ends it.
+    func serve(_ connection: Channel, respond: @Sendable (APIRequest) async -> APIResponse, streamed: StreamedRoute? = nil) async {
         do {
             try await connection.executeThenClose { inbound, outbound in
-                var pending: (head: HTTPRequestHead, body: [UInt8])?
-                for try await part in inbound {
-                    switch part {
-                    case .head(let head):
-                        if let refusal = refusal(of: head) {
+                var body = RequestBody(parts: inbound.makeAsyncIterator())
+                while let head = try await body.nextHead() {
+                    if let streamed, streamed.claims(head) {
+                        if let refusal = refusal(of: head, bodyLimit: nil) {
                             try await write(.error(refusal), to: outbound, version: head.version, keepAlive: false)
                             return
                         }
-                        pending = (head, [])
-                    case .body(let chunk):
-                        guard var request = pending else { continue }
-                        guard request.body.count + chunk.readableBytes <= limits.maximumBodySize else {
+                        let keepAlive = try await streamed.serve(head, &body, outbound)
+                        guard keepAlive, head.isKeepAlive, body.ended else { return }
+                        continue
+                    }
+                    if let refusal = refusal(of: head, bodyLimit: limits.maximumBodySize) {
+                        try await write(.error(refusal), to: outbound, version: head.version, keepAlive: false)
+                        return
+                    }
+                    var bytes: [UInt8] = []
+                    while let chunk = try await body.next() {
+                        guard bytes.count + chunk.readableBytes <= limits.maximumBodySize else {
                             let error = ServiceError(code: .payloadTooLarge, message: "the request body is larger than \(limits.maximumBodySize) bytes")
-                            try await write(.error(error), to: outbound, version: request.head.version, keepAlive: false)
+                            try await write(.error(error), to: outbound, version: head.version, keepAlive: false)
                             return
                         }
-                        request.body += chunk.readableBytesView
-                        pending = request
-                    case .end:
-                        guard let request = pending else { continue }
-                        pending = nil
-                        let response: APIResponse
-                        do throws(ServiceError) {
-                            response = await respond(
-                                try APIRequest(method: request.head.method, target: request.head.uri, body: request.body))
-                        } catch {
-                            response = .error(error)
-                        }
-                        let keepAlive = request.head.isKeepAlive
-                        try await write(response, to: outbound, version: request.head.version, keepAlive: keepAlive)
-                        if !keepAlive { return }
+                        bytes += chunk.readableBytesView
                     }
+                    let response: APIResponse
+                    do throws(ServiceError) {
+                        response = await respond(try APIRequest(method: head.method, target: head.uri, body: bytes))
+                    } catch {
+                        response = .error(error)
+                    }
+                    try await write(response, to: outbound, version: head.version, keepAlive: head.isKeepAlive)
+                    if !head.isKeepAlive { return }
                 }
             }
         } catch {
@@ -63,15 +73,15 @@ struct HTTPConnection {
     }
 
     /// Why a request head is refused before its body is read, if it is.
-    private func refusal(of head: HTTPRequestHead) -> ServiceError? {
+    private func refusal(of head: HTTPRequestHead, bodyLimit: Int?) -> ServiceError? {
         if head.headers.count > limits.maximumHeaderCount {
             return ServiceError(code: .payloadTooLarge, message: "the request has more than \(limits.maximumHeaderCount) headers")
         }
         if head.uri.utf8.count > limits.maximumTargetLength {
             return ServiceError(code: .payloadTooLarge, message: "the request target is longer than \(limits.maximumTargetLength) bytes")
         }
-        if let length = head.headers.first(name: "content-length").flatMap(Int.init), length > limits.maximumBodySize {
-            return ServiceError(code: .payloadTooLarge, message: "the request body is larger than \(limits.maximumBodySize) bytes")
+        if let bodyLimit, let length = head.headers.first(name: "content-length").flatMap(Int.init), length > bodyLimit {
+            return ServiceError(code: .payloadTooLarge, message: "the request body is larger than \(bodyLimit) bytes")
         }
         return nil
     }
@@ -92,5 +102,38 @@ struct HTTPConnection {
             .body(.byteBuffer(ByteBuffer(bytes: response.body))),
             .end(nil),
         ])
+    }
+}
+
+/// A connection's request parts, read in order: each head, then the body of its request chunk by chunk.
+struct RequestBody {
+    /// The peer broke HTTP's framing: a head within a body, or the connection closed in the middle of one.
+    struct Truncated: Error {}
+
+    private var parts: NIOAsyncChannelInboundStream<HTTPServerRequestPart>.AsyncIterator
+    /// Whether the current request's end has arrived.
+    private(set) var ended = true
+
+    init(parts: NIOAsyncChannelInboundStream<HTTPServerRequestPart>.AsyncIterator) {
+        self.parts = parts
+    }
+
+    /// The next request's head, skipping what is left of the current one's body; nil once the peer is done.
+    mutating func nextHead() async throws -> HTTPRequestHead? {
+        while try await next() != nil {}
+        guard let part = try await parts.next() else { return nil }
+        guard case .head(let head) = part else { throw Truncated() }
+        ended = false
+        return head
+    }
+
+    /// The current request's next body chunk; nil at its end.
+    mutating func next() async throws -> ByteBuffer? {
+        guard !ended else { return nil }
+        switch try await parts.next() {
+        case .body(let chunk): return chunk
+        case .end: ended = true; return nil
+        case .head, nil: throw Truncated()
+        }
     }
 }

@@ -20,6 +20,8 @@ struct SocketServer: Service {
 
     let endpoint: SocketEndpoint
     let router: APIRouter
+    /// Serves `/proxy/…`.
+    let proxy: Proxy
     let limits: ServerLimits
     let notifier: ServiceNotifier
     let status: @Sendable () -> String
@@ -94,6 +96,6 @@ struct SocketServer: Service {
             try? await connection.channel.close()
             return
         }
-        await HTTPConnection(limits: limits, logger: logger).serve(connection, respond: router.respond)
+        await HTTPConnection(limits: limits, logger: logger).serve(connection, respond: router.respond, streamed: proxy.socketRoute)
     }
 }
