@@ -42,6 +42,7 @@ install: build
 	install -s -m 0755 "$$($(SWIFT) build $(RELEASE_FLAGS) --scratch-path $(CLIENT_SCRATCH) --show-bin-path)/claude-auth" "$(DESTDIR)$(BINDIR)/claude-auth"
 	sed 's|^ExecStart=.*|ExecStart=$(BINDIR)/claude-authd|' systemd/claude-authd.service > "$(DESTDIR)$(UNITDIR)/claude-authd.service"
 	install -m 0644 systemd/claude-authd.socket "$(DESTDIR)$(UNITDIR)/claude-authd.socket"
+	install -m 0644 systemd/claude-authd-proxy.socket "$(DESTDIR)$(UNITDIR)/claude-authd-proxy.socket"
 	install -d "$(DESTDIR)$(MANDIR)" "$(DESTDIR)$(BASHDIR)" "$(DESTDIR)$(ZSHDIR)" "$(DESTDIR)$(FISHDIR)"
 	for tool in claude-auth claude-authd; do \
 		"$(DESTDIR)$(BINDIR)/$$tool" --generate-completion-script bash > "$(DESTDIR)$(BASHDIR)/$$tool" && \
@@ -61,10 +62,10 @@ install: build
 
 uninstall:
 	@if [ -z "$(DESTDIR)" ] && systemctl --user show-environment >/dev/null 2>&1; then \
-		systemctl --user disable --now claude-authd.socket claude-authd.service || true; \
+		systemctl --user disable --now claude-authd-proxy.socket claude-authd.socket claude-authd.service || true; \
 	fi
 	rm -f "$(DESTDIR)$(BINDIR)/claude-authd" "$(DESTDIR)$(BINDIR)/claude-auth"
-	rm -f "$(DESTDIR)$(UNITDIR)/claude-authd.service" "$(DESTDIR)$(UNITDIR)/claude-authd.socket"
+	rm -f "$(DESTDIR)$(UNITDIR)/claude-authd.service" "$(DESTDIR)$(UNITDIR)/claude-authd.socket" "$(DESTDIR)$(UNITDIR)/claude-authd-proxy.socket"
 	for tool in claude-auth claude-authd; do \
 		rm -f "$(DESTDIR)$(MANDIR)/$$tool.1" "$(DESTDIR)$(BASHDIR)/$$tool" "$(DESTDIR)$(ZSHDIR)/_$$tool" "$(DESTDIR)$(FISHDIR)/$$tool.fish"; \
 	done
@@ -74,12 +75,16 @@ uninstall:
 # project into alice's home there as `make install` would: it is staged here, release-built.
 STAGE = $(CURDIR)/.build/container-stage
 
+# The official Anthropic SDK from PyPI, in a virtual environment of the tests' own (CI must have it).
+SDK_VENV = $(CURDIR)/.build/sdk-venv
+
 test:
 	$(SWIFT) build --build-tests
+	@Tests/Servers/sdk/setup "$(SDK_VENV)" || { echo "cannot install the anthropic SDK from PyPI: the SDK tests are skipped"; [ -z "$$CI" ]; }
 	@if [ "$$(id -u)" = 0 ] && command -v systemd-nspawn >/dev/null && command -v debootstrap >/dev/null; then \
 		rm -rf "$(STAGE)" && $(MAKE) --no-print-directory install DESTDIR="$(STAGE)" PREFIX=/home/alice/.local; \
 	fi
-	CLAUDE_AUTH_BIN_DIR="$$($(SWIFT) build --show-bin-path)" CLAUDE_AUTH_STAGE_DIR="$(STAGE)" $(SWIFT) test --skip-build
+	CLAUDE_AUTH_BIN_DIR="$$($(SWIFT) build --show-bin-path)" CLAUDE_AUTH_STAGE_DIR="$(STAGE)" CLAUDE_AUTH_SDK_PYTHON="$(SDK_VENV)/bin/python3" $(SWIFT) test --skip-build
 
 bench: build
 	$(SWIFT) build $(RELEASE_FLAGS) --product claude-auth-load

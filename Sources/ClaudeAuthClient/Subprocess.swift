@@ -49,3 +49,31 @@ public enum Subprocess {
         return (exited ? (status >> 8) & 0xFF : -1, String(decoding: output, as: UTF8.self))
     }
 }
+
+extension Subprocess {
+    /// Replaces this process with `arguments[0]`, looked up in `PATH`, with `environment`: its exit status and
+    /// signals become the command's own. Returns only when the program cannot be run (127 not found, 126 not runnable).
+    public static func exec(_ arguments: [String], environment: [String: String]) -> ClientError {
+        var argv = arguments.map { strdup($0) } + [nil]
+        var envp = environment.sorted { $0.key < $1.key }.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer {
+            argv.forEach { free($0) }
+            envp.forEach { free($0) }
+        }
+        var code = ENOENT
+        for candidate in searchPath(arguments[0], path: environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin") {
+            execve(candidate, &argv, &envp)
+            // As execvp: a file found but not runnable is reported unless a later one runs.
+            if errno != ENOENT && errno != ENOTDIR { code = errno }
+        }
+        return ClientError(exitCode: code == ENOENT ? 127 : 126, message: "cannot run \(arguments[0]): \(String(cString: strerror(code)))")
+    }
+
+    /// Where `name` may be: itself when it has a slash, else in each directory of `path`.
+    private static func searchPath(_ name: String, path: String) -> [String] {
+        if name.contains("/") { return [name] }
+        return path.split(separator: ":", omittingEmptySubsequences: false).map { directory in
+            (directory.isEmpty ? "." : String(directory)) + "/" + name
+        }
+    }
+}

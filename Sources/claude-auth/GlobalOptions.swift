@@ -23,6 +23,14 @@ struct GlobalOptions: ParsableArguments {
         case socket, profile, noEnv, json
     }
 
+    init() {}
+
+    /// Options given by a command that declares its own.
+    init(socket: String?, profile: String?) {
+        self.socket = socket
+        self.profile = profile
+    }
+
     /// What `header` or `token` is asked for.
     func request(format: HeaderFormat = .http) -> CredentialRequest {
         CredentialRequest(profile: profile, socket: socket, ignoresEnvironment: noEnv, format: format)

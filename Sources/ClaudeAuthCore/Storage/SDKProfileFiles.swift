@@ -52,10 +52,11 @@ public struct SDKProfileFiles: Sendable {
         try replace(configPath(name), with: config)
     }
 
-    /// Removes both files of `name`, those the daemon wrote; a file of the user's is left and reported.
+    /// Removes both files of `name`; a file the daemon did not write is left, and reported.
     public func remove(_ name: String) throws(FileError) {
         for path in [credentialsPath(name), configPath(name)] {
-            guard try isOurs(path) != nil else { continue }
+            guard let ours = try isOurs(path) else { continue }
+            guard ours else { throw FileError(path: path, reason: .notOurs) }
             try FileIO.remove(path)
         }
     }
