@@ -135,3 +135,13 @@ struct HelperProtocolTests {
         #expect(CredentialCommands.shortLifetimeWarning(key, asked: 60, now: now) == nil)
     }
 }
+
+@Suite("claude-auth exec's environment")
+struct ProxyEnvironmentTests {
+    @Test("the base URL and the placeholder are set, the user's credentials removed")
+    func child() {
+        let child = ProxyEnvironment.child(
+            of: ["PATH": "/bin", "ANTHROPIC_API_KEY": "sk-real", "ANTHROPIC_AUTH_TOKEN": "tok", "HOME": "/h"], listen: "127.0.0.1:8787", profile: "work")
+        #expect(child == ["PATH": "/bin", "HOME": "/h", "ANTHROPIC_BASE_URL": "http://127.0.0.1:8787", "ANTHROPIC_API_KEY": "claude-auth:work"])
+    }
+}

@@ -122,6 +122,26 @@ struct UserManagerTests {
         #expect(try container.mustAsUser("claude-auth header --profile stored") .hasPrefix("x-api-key: \(Self.storedKey)\n"))
     }
 
+    @Test("the proxy's socket unit: the first TCP connection starts the hardened service, whose owner check lets alice in and keeps root out")
+    func proxySocket() throws {
+        let container = try UserManagerContainer()
+        // An upstream where nothing listens: the proxy's 502 shows the request went all the way through.
+        try install(container, profiles: "[profiles.gateway]\nkind = \"api-key\"\nkey_file = \"~/.config/claude-auth/key\"\nupstream = \"http://127.0.0.1:9\"\n")
+        try container.mustAsUser("systemctl --user enable --now claude-authd-proxy.socket")
+        #expect(try container.property("ActiveState", of: "claude-authd-proxy.socket") == "active")
+        #expect(try container.property("ActiveState", of: "claude-authd.service") == "inactive")
+        let answer = try container.mustAsUser(
+            "curl -sS -w '\\n%{http_code}' -H 'x-api-key: claude-auth:gateway' -d '{}' http://127.0.0.1:8787/v1/messages")
+        #expect(answer.hasSuffix("\n502"), "\(answer)")
+        #expect(answer.contains("cannot reach the upstream http://127.0.0.1:9"))
+        #expect(try container.property("ActiveState", of: "claude-authd.service") == "active")
+        #expect(try container.mustAsUser("claude-auth exec --profile gateway -- sh -c 'echo $ANTHROPIC_BASE_URL'") == "http://127.0.0.1:8787\n")
+        let root = try container.asRoot("curl -sS -H 'x-api-key: claude-auth:gateway' -d '{}' http://127.0.0.1:8787/v1/messages")
+        #expect(root.status != 0 && root.stdout.isEmpty)
+        #expect(try eventually { try container.journal().contains { $0["EVENT"] as? String == "proxy_refused" } })
+        #expect(try container.journal().contains { $0["EVENT"] as? String == "proxy" && $0["STATUS"] as? String == "502" })
+    }
+
     @Test("the hardened service reaches the token endpoint, the login listener and the user bus")
     func oauthInTheSandbox() throws {
         let port = try freePort()

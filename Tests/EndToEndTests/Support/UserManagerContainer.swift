@@ -108,6 +108,11 @@ final class UserManagerContainer {
             environment: [:], stdin: stdin, timeout: timeout)
     }
 
+    /// Runs `sh -c script` in the container as root: another uid than alice's.
+    func asRoot(_ script: String, timeout: TimeInterval = 30) throws -> CommandResult {
+        try runCommand(which("nsenter")!, ["-t", "\(initPID)", "-a", "env", "-i", "PATH=/usr/bin:/bin", "sh", "-c", script], environment: [:], timeout: timeout)
+    }
+
     /// Like `asUser`, but fails the harness unless the script exits 0; returns its standard output.
     @discardableResult
     func mustAsUser(_ script: String, stdin: String? = nil, timeout: TimeInterval = 30) throws -> String {
