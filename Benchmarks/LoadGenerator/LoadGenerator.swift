@@ -1,4 +1,4 @@
-// claude-auth-load: keep-alive HTTP load over a Unix socket, for `make bench`.
+// claude-auth-load: keep-alive HTTP load over a Unix socket or loopback TCP (`tcp:127.0.0.1:PORT`), for `make bench`.
 import Foundation
 
 /// Latencies and failures gathered from every connection's thread.
@@ -21,13 +21,14 @@ enum LoadGenerator {
         let arguments = CommandLine.arguments
         guard (5...6).contains(arguments.count), let connections = Int(arguments[2]), let perConnection = Int(arguments[3]) else {
             FileHandle.standardError.write(
-                Data("usage: claude-auth-load SOCKET CONNECTIONS REQUESTS_PER_CONNECTION [METHOD ]TARGET [EXPECTED_STATUS]\n".utf8))
+                Data("usage: claude-auth-load SOCKET|tcp:IPV4:PORT CONNECTIONS REQUESTS_PER_CONNECTION [METHOD ]TARGET [EXPECTED_STATUS]\n".utf8))
             exit(64)
         }
         let path = arguments[1]
         let target = arguments[4].contains(" ") ? arguments[4] : "GET " + arguments[4]
         expectedStatus = arguments.count == 6 ? arguments[5] : "200"
-        let request = Array("\(target) HTTP/1.1\r\nHost: localhost\r\nContent-Length: 0\r\n\r\n".utf8)
+        let host = path.hasPrefix("tcp:") ? String(path.dropFirst(4)) : "localhost"
+        let request = Array("\(target) HTTP/1.1\r\nHost: \(host)\r\nContent-Length: 0\r\n\r\n".utf8)
         let results = Results()
         let group = DispatchGroup()
         let start = now()
@@ -79,6 +80,7 @@ enum LoadGenerator {
     }
 
     static func connectSocket(_ path: String) -> Int32 {
+        if path.hasPrefix("tcp:") { return connectTCP(String(path.dropFirst(4))) }
         let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
         var address = sockaddr_un()
         address.sun_family = sa_family_t(AF_UNIX)
@@ -87,6 +89,24 @@ enum LoadGenerator {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
         }
         precondition(result == 0, "cannot connect to \(path)")
+        return fd
+    }
+
+    /// Connects to `IPV4:PORT`, with Nagle off as HTTP clients have it.
+    static func connectTCP(_ hostPort: String) -> Int32 {
+        let parts = hostPort.split(separator: ":")
+        precondition(parts.count == 2, "tcp: takes IPV4:PORT")
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var on: Int32 = 1
+        setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &on, socklen_t(MemoryLayout<Int32>.size))
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(parts[1])!).bigEndian
+        precondition(inet_pton(AF_INET, String(parts[0]), &address.sin_addr) == 1, "not an IPv4 address: \(parts[0])")
+        let result = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        precondition(result == 0, "cannot connect to \(hostPort)")
         return fd
     }
 

@@ -48,6 +48,15 @@ struct StatusCommand: ParsableCommand {
         for profile in status.profiles {
             if let message = profile.message { text += "\(profile.name): \(message)\n" }
             if let refresh = profile.refresh { text += "\(profile.name): \(Self.timeline(refresh, now: now))\n" }
+            if let sdk = profile.sdkProfile {
+                text += "\(profile.name): SDK profile \(sdk.name) in \(sdk.credentialsFile)" + (sdk.error.map { ": not written: \($0)" } ?? "") + "\n"
+            }
+            if let proxy = profile.proxy {
+                text += "\(profile.name): proxied \(proxy.requests) requests, \(proxy.replays) replayed after a 401, \(proxy.upstreamErrors) upstream errors\n"
+            }
+        }
+        if let proxy = status.proxy {
+            text += "proxy: " + (proxy.listen.map { "http://\($0)" } ?? "no TCP listener") + ", and /proxy/ on the socket; default profile \(proxy.profile)\n"
         }
         if let error = status.config.lastReloadError { text += "config: last reload refused: \(error)\n" }
         return text

@@ -117,6 +117,9 @@ struct ProxyTests {
         }
         let counters = try #require(try fixture.status().profiles.first { $0.name == "api" }?.proxy)
         #expect(counters == ProxyCounters(requests: 2, replays: 0, upstreamErrors: 0))
+        let table = try fixture.sandbox.client(["status"]).stdout
+        #expect(table.contains("api: proxied 2 requests, 0 replayed after a 401, 0 upstream errors\n"))
+        #expect(table.contains("proxy: http://\(try fixture.listen()), and /proxy/ on the socket; default profile default\n"))
         let log = try #require(fixture.daemon).log()
         #expect(!log.contains(Self.key))
         #expect(log.contains("event=proxy") && log.contains("path=/v1/messages") && log.contains("status=200"))
@@ -169,11 +172,12 @@ struct ProxyTests {
         await fixture.upstream.stop()
     }
 
-    @Test("an SDK profile file the daemon did not write is never replaced: a clear error in status, the file as it was")
+    @Test("SDK files follow the configuration; one the daemon did not write is never replaced: a clear error in status, the file as it was")
     func foreignSDKFile() async throws {
         let fixture = try await Fixture(lifetime: 600)
         try fixture.configure(work: "sdk_profile = \"mine\"\n")
-        try FileManager.default.createDirectory(atPath: fixture.sdkConfigDirectory + "/credentials", withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(
+            atPath: fixture.sdkConfigDirectory + "/credentials", withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         let mine = fixture.sdkConfigDirectory + "/credentials/mine.json"
         let original = #"{"version": "1.0", "type": "oauth_token", "access_token": "users-own", "expires_at": 1}"#
         try original.write(toFile: mine, atomically: true, encoding: .utf8)
@@ -184,6 +188,19 @@ struct ProxyTests {
         #expect(sdk.error?.contains("was not written by claude-authd") == true)
         #expect(try String(contentsOfFile: mine, encoding: .utf8) == original)
         #expect(fixture.daemon?.log().contains("event=sdk_profile_failed") == true)
+
+        // Another name: its files are written at once from the token held; the profile's name gone, they go too.
+        try fixture.configure(work: "sdk_profile = \"ours\"\n")
+        _ = try fixture.sandbox.curl(["-X", "POST", "http://localhost/v1/reload"])
+        let ours = fixture.sdkConfigDirectory + "/credentials/ours.json"
+        #expect(waitUntil(10) { FileManager.default.fileExists(atPath: ours) })
+        let renamed = try fixture.status().profiles.first { $0.name == "work" }?.sdkProfile
+        #expect(renamed?.name == "ours" && renamed?.error == nil, "\(String(describing: renamed))")
+        try fixture.configure()
+        _ = try fixture.sandbox.curl(["-X", "POST", "http://localhost/v1/reload"])
+        #expect(waitUntil(10) { !FileManager.default.fileExists(atPath: ours) })
+        #expect(!FileManager.default.fileExists(atPath: fixture.sdkConfigDirectory + "/configs/ours.json"))
+        #expect(try String(contentsOfFile: mine, encoding: .utf8) == original)
         #expect(fixture.daemon?.stop() == 0)
         await fixture.upstream.stop()
     }
@@ -335,10 +352,12 @@ struct ProxyTests {
     func upstreamFailures() async throws {
         let fixture = try await Fixture()
         let port = try freePort()
-        try fixture.sandbox.writeConfig(
-            "[proxy]\nlisten = \"127.0.0.1:0\"\nupstream_timeout = 2\n" + fixture.apiProfile
+        func configuration(timeout: Int) -> String {
+            "[proxy]\nlisten = \"127.0.0.1:0\"\nupstream_timeout = \(timeout)\n" + fixture.apiProfile
                 + "[profiles.down]\nkind = \"api-key\"\nkey_env = \"TEST_API_KEY\"\nupstream = \"https://127.0.0.1:\(port)\"\n"
-                + "[profiles.untrusted]\nkind = \"api-key\"\nkey_env = \"TEST_API_KEY\"\nupstream = \"\(fixture.upstream.url)\"\n")
+                + "[profiles.untrusted]\nkind = \"api-key\"\nkey_env = \"TEST_API_KEY\"\nupstream = \"\(fixture.upstream.url)\"\n"
+        }
+        try fixture.sandbox.writeConfig(configuration(timeout: 3600))
         try fixture.start()
         let listen = try fixture.listen()
         func call(_ profile: String) throws -> (status: String, body: String) {
@@ -348,8 +367,12 @@ struct ProxyTests {
             let lines = result.stdout.split(separator: "\n", omittingEmptySubsequences: false)
             return (String(lines.last ?? ""), lines.dropLast().joined(separator: "\n"))
         }
+        // Refused at once, not retried until upstream_timeout (an hour here): a retrying proxy would not answer
+        // within call's bound.
         let down = try call("down")
         #expect(down.status == "502" && down.body.contains(#""type":"api_error""#) && down.body.contains("cannot reach the upstream https://127.0.0.1:\(port)"))
+        try fixture.sandbox.writeConfig(configuration(timeout: 2))
+        _ = try fixture.sandbox.curl(["-X", "POST", "http://localhost/v1/reload"])
         let untrusted = try call("untrusted")
         #expect(untrusted.status == "502" && untrusted.body.contains("not trusted"), "\(untrusted)")
         fixture.upstream.setMode(.silent)

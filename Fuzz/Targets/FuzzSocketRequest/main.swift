@@ -12,8 +12,9 @@ import NIOHTTP1
 import Glibc
 #endif
 
-/// Bytes as they would arrive on the socket, through the daemon's own HTTP pipeline and its router, in process, over
-/// a real credential service in a temporary state directory: an answer or a closed connection, never a trap.
+/// Bytes as they would arrive on the socket, through the daemon's own HTTP pipeline, its router and its proxy, in
+/// process, over a real credential service in a temporary state directory: an answer or a closed connection, never a
+/// trap. The proxy's upstream refuses connections at once.
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzz(_ data: UnsafePointer<UInt8>, _ count: Int) -> Int32 {
     let bytes = Array(UnsafeBufferPointer(start: data, count: count))
@@ -32,6 +33,7 @@ struct Daemon: Sendable {
 
     let limits = ServerLimits()
     let router: APIRouter
+    let proxy: Proxy
     let logger = Logger(label: "fuzz", factory: { _ in SwiftLogNoOpLogHandler() })
 
     init() {
@@ -44,6 +46,7 @@ struct Daemon: Sendable {
             [profiles.api]
             kind = "api-key"
             key_env = "FUZZ_KEY"
+            upstream = "http://127.0.0.1:9"
             [profiles.stored]
             kind = "api-key"
             [profiles.work]
@@ -54,6 +57,7 @@ struct Daemon: Sendable {
             revocation_url = "http://127.0.0.1:9/revoke"
             redirect_port = 0
             token_timeout = 1
+            upstream = "http://127.0.0.1:9"
             """
         try? FileIO.ensurePrivateDirectory(root)
         try? FileIO.writeAtomically(Array(configuration.utf8), to: configPath)
@@ -70,6 +74,7 @@ struct Daemon: Sendable {
             try await sessions.install(tokens, profile: profile, settings: settings)
         }
         router = APIRouter(credentials: credentials, logins: logins, tokenEndpoint: tokenEndpoint, reload: credentials.reload)
+        proxy = Proxy(credentials: credentials, upstream: UpstreamClient(), statistics: ProxyStatistics(), logger: logger)
     }
 
     /// Feeds `bytes` to one connection, then ends it.
@@ -77,7 +82,7 @@ struct Daemon: Sendable {
         let channel = NIOAsyncTestingChannel()
         guard let connection = try? await channel.testingEventLoop.executeInContext({ HTTPConnection.configure(channel, limits: limits) }).get()
         else { return }
-        async let served: Void = HTTPConnection(limits: limits, logger: logger).serve(connection, respond: router.respond)
+        async let served: Void = HTTPConnection(limits: limits, logger: logger).serve(connection, respond: router.respond, streamed: proxy.socketRoute)
         _ = try? await channel.writeInbound(ByteBuffer(bytes: bytes))
         try? await channel.close()
         await served

@@ -11,9 +11,12 @@ struct UpstreamClient: Sendable {
     private let http: HTTPClient
 
     init() {
+        var pool = HTTPClient.Configuration.ConnectionPool(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: 256)
+        // An upstream that refuses connections is reported at once (502), not retried until the request's deadline.
+        pool.retryConnectionEstablishment = false
         var configuration = HTTPClient.Configuration(
-            redirectConfiguration: .disallow, timeout: .init(connect: .seconds(10), read: Self.silenceTimeout),
-            connectionPool: .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: 256), decompression: .disabled)
+            redirectConfiguration: .disallow, timeout: .init(connect: .seconds(10), read: Self.silenceTimeout), connectionPool: pool,
+            decompression: .disabled)
         configuration.httpVersion = .automatic
         http = HTTPClient(eventLoopGroup: MultiThreadedEventLoopGroup.singleton, configuration: configuration)
     }
