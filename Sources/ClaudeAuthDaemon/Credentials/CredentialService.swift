@@ -93,11 +93,6 @@ final class CredentialService: Sendable {
         return ProxyRoute(profile: profile.name, upstream: profile.upstream, caFile: profile.caFile, upstreamTimeout: configuration.proxy.upstreamTimeout)
     }
 
-    /// `[proxy] listen` as configured now.
-    var proxyListen: LoopbackAddress? {
-        state.withLock { $0.configuration.proxy.listen }
-    }
-
     /// The git settings of `name`, or of the default profile when nil.
     func gitSettings(for name: String?) throws(ServiceError) -> (profile: String, git: GitSettings) {
         let profile = try profile(named: name)
@@ -202,8 +197,14 @@ final class CredentialService: Sendable {
     func reload() throws(ConfigurationError) {
         do {
             let configuration = try configLoader.load(file: configPath)
-            state.withLock { state in
-                state = State(configuration: configuration, loadedAt: Date())
+            let listening = state.withLock { state in
+                defer { state = State(configuration: configuration, loadedAt: Date()) }
+                return state.configuration.proxy.listen
+            }
+            if configuration.proxy.listen != listening {
+                logger.warning(
+                    "[proxy] listen changed: the TCP listener stays as it is until the daemon restarts",
+                    metadata: ["event": "reload_needs_restart", "listen": "\(configuration.proxy.listen?.description ?? "none")"])
             }
             sessions.configure(configuration.sortedProfiles)
             logger.info("configuration reloaded", metadata: ["event": "reload", "profiles": "\(configuration.profiles.count)"])

@@ -39,6 +39,7 @@ struct ProxyListener: Service {
         logger.info("proxy listening", metadata: ["event": "proxy_ready", "address": "\(listening)"])
         let refusals = RefusalLog(logger: logger)
         let hosts: Set<String> = [listening, "localhost:\(port)"]
+        // Every request on this listener is the proxy's: the socket API is not served over TCP.
         let route = HTTPConnection.StreamedRoute(
             claims: { _ in true },
             serve: { head, body, outbound in
@@ -65,7 +66,7 @@ struct ProxyListener: Service {
                             try? await connection.channel.close()
                             return
                         }
-                        await HTTPConnection(limits: limits, logger: logger).serve(connection, respond: { _ in .error(.invalidRequest("")) }, streamed: route)
+                        await HTTPConnection(limits: limits, logger: logger).serve(connection, respond: Self.noSocketAPI, streamed: route)
                     }
                 }
             }
@@ -87,6 +88,12 @@ struct ProxyListener: Service {
         case .address(let address):
             return try await bootstrap.bind(host: address.host, port: address.port, childChannelInitializer: initializer)
         }
+    }
+
+    /// What the socket API would answer over TCP; never reached, since the proxy claims every request.
+    @Sendable
+    private static func noSocketAPI(_ request: APIRequest) async -> APIResponse {
+        .error(ServiceError(code: .notFound, message: "the socket API is served on the Unix socket only"))
     }
 
     /// Why a request is refused before it is proxied, if it is.

@@ -28,7 +28,7 @@ struct HTTPConnection {
         }
     }
 
-    /// Answers every request on `connection` with `respond`, or with `streamed` when it claims the request, until
+    /// Answers every request on `connection` with `streamed` when it claims the request, else with `respond`, until
     /// the peer closes or a request ends it.
     func serve(_ connection: Channel, respond: @Sendable (APIRequest) async -> APIResponse, streamed: StreamedRoute? = nil) async {
         do {
