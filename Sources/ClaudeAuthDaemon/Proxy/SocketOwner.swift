@@ -13,28 +13,24 @@ enum SocketOwner {
         let owner: Int64
         switch (peer, local) {
         case (.v4(let peer), .v4(let local)):
-            var peerAddress = peer.address.sin_addr
-            var localAddress = local.address.sin_addr
-            owner = withUnsafeBytes(of: &peerAddress) { peerBytes in
-                withUnsafeBytes(of: &localAddress) { localBytes in
-                    csockdiag_tcp_owner(
-                        AF_INET, peerBytes.bindMemory(to: UInt8.self).baseAddress, UInt16(bigEndian: peer.address.sin_port),
-                        localBytes.bindMemory(to: UInt8.self).baseAddress, UInt16(bigEndian: local.address.sin_port))
-                }
-            }
+            owner = lookup(AF_INET, peer.address.sin_addr, peer.address.sin_port, local.address.sin_addr, local.address.sin_port)
         case (.v6(let peer), .v6(let local)):
-            var peerAddress = peer.address.sin6_addr
-            var localAddress = local.address.sin6_addr
-            owner = withUnsafeBytes(of: &peerAddress) { peerBytes in
-                withUnsafeBytes(of: &localAddress) { localBytes in
-                    csockdiag_tcp_owner(
-                        AF_INET6, peerBytes.bindMemory(to: UInt8.self).baseAddress, UInt16(bigEndian: peer.address.sin6_port),
-                        localBytes.bindMemory(to: UInt8.self).baseAddress, UInt16(bigEndian: local.address.sin6_port))
-                }
-            }
+            owner = lookup(AF_INET6, peer.address.sin6_addr, peer.address.sin6_port, local.address.sin6_addr, local.address.sin6_port)
         default:
             return nil
         }
         return owner >= 0 ? UInt32(exactly: owner) : nil
+    }
+
+    /// Asks for the socket whose local end is `address`:`port` and whose remote end is `remote`:`remotePort`
+    /// (addresses and ports as a `sockaddr` holds them, in network order).
+    private static func lookup<Address>(_ family: Int32, _ address: Address, _ port: UInt16, _ remote: Address, _ remotePort: UInt16) -> Int64 {
+        withUnsafeBytes(of: address) { address in
+            withUnsafeBytes(of: remote) { remote in
+                csockdiag_tcp_owner(
+                    family, address.bindMemory(to: UInt8.self).baseAddress, UInt16(bigEndian: port), remote.bindMemory(to: UInt8.self).baseAddress,
+                    UInt16(bigEndian: remotePort))
+            }
+        }
     }
 }

@@ -53,15 +53,10 @@ final class GitHTTPServer: Sendable {
         try? await channel.close()
     }
 
-    private final class Handler: ChannelInboundHandler, @unchecked Sendable {
-        typealias InboundIn = HTTPServerRequestPart
-        typealias OutboundOut = HTTPServerResponsePart
-
+    private final class Handler: WholeRequestHandler, @unchecked Sendable {
         let root: String
         let state: State
         let accepts: @Sendable (String) -> Bool
-        var head: HTTPRequestHead?
-        var body: [UInt8] = []
 
         init(root: String, state: State, accepts: @escaping @Sendable (String) -> Bool) {
             self.root = root
@@ -69,37 +64,20 @@ final class GitHTTPServer: Sendable {
             self.accepts = accepts
         }
 
-        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-            switch unwrapInboundIn(data) {
-            case .head(let head):
-                self.head = head
-                body = []
-            case .body(var buffer):
-                body += buffer.readBytes(length: buffer.readableBytes) ?? []
-            case .end:
-                guard let head else { return }
-                let (root, state, accepts, body) = (root, state, accepts, body)
-                let loop = context.eventLoop
-                let bound = NIOLoopBound((self, context), eventLoop: loop)
-                // The token check and the CGI block: off the event loop.
-                NIOThreadPool.singleton.runIfActive(eventLoop: loop) {
-                    Self.answer(head, body: body, root: root, state: state, accepts: accepts)
-                }.whenComplete { result in
-                    let (handler, context) = bound.value
-                    switch result {
-                    case .success(let response): handler.write(response, context: context)
-                    case .failure: handler.write((500, [], []), context: context)
-                    }
+        override func received(_ head: HTTPRequestHead, body: [UInt8], context: ChannelHandlerContext) {
+            let (root, state, accepts) = (root, state, accepts)
+            let loop = context.eventLoop
+            let bound = NIOLoopBound((self, context), eventLoop: loop)
+            // The token check and the CGI block: off the event loop.
+            NIOThreadPool.singleton.runIfActive(eventLoop: loop) {
+                Self.answer(head, body: body, root: root, state: state, accepts: accepts)
+            }.whenComplete { result in
+                let (handler, context) = bound.value
+                switch result {
+                case .success(let response): handler.write(response.status, HTTPHeaders(response.headers), response.body, context: context)
+                case .failure: handler.write(500, [:], [], context: context)
                 }
             }
-        }
-
-        private func write(_ response: (status: Int, headers: [(String, String)], body: [UInt8]), context: ChannelHandlerContext) {
-            var headers = HTTPHeaders(response.headers)
-            headers.replaceOrAdd(name: "content-length", value: "\(response.body.count)")
-            context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: .init(statusCode: response.status), headers: headers))), promise: nil)
-            context.write(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(bytes: response.body)))), promise: nil)
-            context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
         }
 
         private static func answer(_ head: HTTPRequestHead, body: [UInt8], root: String, state: State, accepts: @Sendable (String) -> Bool)

@@ -111,15 +111,12 @@ final class MessagesUpstream: Sendable {
 
     static let message = #"{"id":"msg_test","type":"message","role":"assistant","model":"claude-test","content":[{"type":"text","text":"hello from upstream"}],"stop_reason":"end_turn","stop_sequence":null,"usage":{"input_tokens":3,"output_tokens":4}}"#
 
-    private final class Handler: ChannelInboundHandler, @unchecked Sendable {
-        typealias InboundIn = HTTPServerRequestPart
-        typealias OutboundOut = HTTPServerResponsePart
-
+    private final class Handler: WholeRequestHandler, @unchecked Sendable {
         let state: State
         let eventGap: TimeAmount
         let accepts: @Sendable (String) -> Bool
-        var head: HTTPRequestHead?
-        var body: [UInt8] = []
+
+        static let json: HTTPHeaders = ["content-type": "application/json"]
 
         init(state: State, eventGap: TimeAmount, accepts: @escaping @Sendable (String) -> Bool) {
             self.state = state
@@ -127,44 +124,35 @@ final class MessagesUpstream: Sendable {
             self.accepts = accepts
         }
 
-        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-            switch unwrapInboundIn(data) {
-            case .head(let head):
-                self.head = head
-                body = []
-            case .body(var buffer):
-                body += buffer.readBytes(length: buffer.readableBytes) ?? []
-            case .end:
-                guard let head else { return }
-                let (state, accepts, body) = (state, accepts, body)
-                let credential = head.headers.first(name: "authorization").flatMap { $0.hasPrefix("Bearer ") ? String($0.dropFirst(7)) : nil }
-                    ?? head.headers.first(name: "x-api-key")
-                let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-                NIOThreadPool.singleton.runIfActive(eventLoop: context.eventLoop) { () -> Bool in
-                    let rejected = credential.map { token in state.revoked.withLock { $0.contains(token) } } ?? true
-                    let accepted = !rejected && credential.map(accepts) == true
-                    state.received.withLock {
-                        $0.append(Received(method: "\(head.method.rawValue)", uri: head.uri, headers: head.headers.map { ($0.name, $0.value) }, body: body,
-                                           credential: credential, accepted: accepted))
-                    }
-                    return accepted
-                }.whenComplete { result in
-                    let accepted = (try? result.get()) == true
-                    let loop = bound.eventLoop
-                    let send: @Sendable () -> Void = {
-                        loop.execute { bound.value.0.answer(head, body: body, accepted: accepted, context: bound.value.1) }
-                    }
-                    let release: [@Sendable () -> Void]? = accepted ? [] : state.held.withLock { held in
-                        guard held.until > 0 else { return [] }
-                        held.waiting.append(send)
-                        guard held.waiting.count >= held.until else { return nil }
-                        defer { held = (0, []) }
-                        return held.waiting
-                    }
-                    guard let release else { return }
-                    if release.isEmpty { send() }
-                    for waiting in release { waiting() }
+        override func received(_ head: HTTPRequestHead, body: [UInt8], context: ChannelHandlerContext) {
+            let (state, accepts) = (state, accepts)
+            let credential = head.headers.first(name: "authorization").flatMap { $0.hasPrefix("Bearer ") ? String($0.dropFirst(7)) : nil }
+                ?? head.headers.first(name: "x-api-key")
+            let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+            NIOThreadPool.singleton.runIfActive(eventLoop: context.eventLoop) { () -> Bool in
+                let rejected = credential.map { token in state.revoked.withLock { $0.contains(token) } } ?? true
+                let accepted = !rejected && credential.map(accepts) == true
+                state.received.withLock {
+                    $0.append(Received(method: "\(head.method.rawValue)", uri: head.uri, headers: head.headers.map { ($0.name, $0.value) }, body: body,
+                                       credential: credential, accepted: accepted))
                 }
+                return accepted
+            }.whenComplete { result in
+                let accepted = (try? result.get()) == true
+                let loop = bound.eventLoop
+                let send: @Sendable () -> Void = {
+                    loop.execute { bound.value.0.answer(head, body: body, accepted: accepted, context: bound.value.1) }
+                }
+                let release: [@Sendable () -> Void]? = accepted ? [] : state.held.withLock { held in
+                    guard held.until > 0 else { return [] }
+                    held.waiting.append(send)
+                    guard held.waiting.count >= held.until else { return nil }
+                    defer { held = (0, []) }
+                    return held.waiting
+                }
+                guard let release else { return }
+                if release.isEmpty { send() }
+                for waiting in release { waiting() }
             }
         }
 
@@ -173,18 +161,18 @@ final class MessagesUpstream: Sendable {
             case .silent:
                 return
             case .redirect(let location):
-                return write(307, ["location": location], Array("moved\n".utf8), context: context)
+                return write(307, ["content-type": "text/plain", "location": location], Array("moved\n".utf8), context: context)
             case .normal:
                 break
             }
             guard accepted else {
-                return write(401, [:], Array(#"{"type":"error","error":{"type":"authentication_error","message":"invalid x-api-key"}}"#.utf8), context: context)
+                return write(401, Self.json, Array(#"{"type":"error","error":{"type":"authentication_error","message":"invalid x-api-key"}}"#.utf8), context: context)
             }
             guard head.uri.hasPrefix("/v1/messages") else {
-                return write(200, [:], Array(#"{"path":"\#(head.uri)","bytes":\#(body.count)}"#.utf8), context: context)
+                return write(200, Self.json, Array(#"{"path":"\#(head.uri)","bytes":\#(body.count)}"#.utf8), context: context)
             }
             let streamed = (try? JSONSerialization.jsonObject(with: Data(body)) as? [String: Any])?["stream"] as? Bool == true
-            guard streamed else { return write(200, [:], Array(MessagesUpstream.message.utf8), context: context) }
+            guard streamed else { return write(200, Self.json, Array(MessagesUpstream.message.utf8), context: context) }
             var headers = HTTPHeaders([("content-type", "text/event-stream"), ("cache-control", "no-cache")])
             headers.add(name: "transfer-encoding", value: "chunked")
             context.writeAndFlush(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: .ok, headers: headers))), promise: nil)
@@ -205,14 +193,6 @@ final class MessagesUpstream: Sendable {
                 let (handler, context) = bound.value
                 handler.sendEvent(index + 1, context: context)
             }
-        }
-
-        private func write(_ status: Int, _ extra: [String: String], _ body: [UInt8], context: ChannelHandlerContext) {
-            var headers = HTTPHeaders([("content-type", "application/json"), ("content-length", "\(body.count)")])
-            for (name, value) in extra { headers.add(name: name, value: value) }
-            context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: .init(statusCode: status), headers: headers))), promise: nil)
-            context.write(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(bytes: body)))), promise: nil)
-            context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
         }
     }
 }
