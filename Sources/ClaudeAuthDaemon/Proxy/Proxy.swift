@@ -42,7 +42,7 @@ struct Proxy: Sendable {
             try await Self.write(ProxyError(error), to: outbound, version: head.version)
             return false
         }
-        var exchange = Exchange(request: request, route: route, version: head.version, declaredLength: head.headers.first(name: "content-length").flatMap(Int.init))
+        let exchange = Exchange(request: request, route: route, version: head.version, declaredLength: head.headers.first(name: "content-length").flatMap(Int.init))
         var kept = ByteBuffer()
         var overflow = exchange.declaredLength.map { $0 > Self.replayLimit } ?? false
         while !overflow, let chunk = try await body.next() {
@@ -51,7 +51,7 @@ struct Proxy: Sendable {
         }
         let outcome: Outcome
         if overflow {
-            outcome = try await streaming(&exchange, prefix: kept, rest: &body, to: outbound)
+            outcome = try await streaming(exchange, prefix: kept, rest: &body, to: outbound)
         } else {
             outcome = await forward(exchange, body: .kept(kept), to: outbound)
         }
@@ -90,14 +90,13 @@ struct Proxy: Sendable {
     }
 
     /// Forwards a body too large to keep: the client's chunks go upstream as they arrive, with no replay.
-    private func streaming(_ exchange: inout Exchange, prefix: ByteBuffer, rest body: inout RequestBody, to outbound: HTTPConnection.Outbound)
+    private func streaming(_ exchange: Exchange, prefix: ByteBuffer, rest body: inout RequestBody, to outbound: HTTPConnection.Outbound)
         async throws -> Outcome
     {
         let chunks = AsyncChannel<ByteBuffer>()
-        let sending = exchange
         return try await withThrowingTaskGroup(of: Outcome.self) { group in
             group.addTask {
-                let outcome = await forward(sending, body: .streamed(chunks), to: outbound)
+                let outcome = await forward(exchange, body: .streamed(chunks), to: outbound)
                 chunks.finish()
                 return outcome
             }
