@@ -43,6 +43,7 @@ install: build
 	sed 's|^ExecStart=.*|ExecStart=$(BINDIR)/claude-authd|' systemd/claude-authd.service > "$(DESTDIR)$(UNITDIR)/claude-authd.service"
 	install -m 0644 systemd/claude-authd.socket "$(DESTDIR)$(UNITDIR)/claude-authd.socket"
 	install -m 0644 systemd/claude-authd-proxy.socket "$(DESTDIR)$(UNITDIR)/claude-authd-proxy.socket"
+	install -m 0644 systemd/claude-authd-remote.socket "$(DESTDIR)$(UNITDIR)/claude-authd-remote.socket"
 	install -d "$(DESTDIR)$(MANDIR)" "$(DESTDIR)$(BASHDIR)" "$(DESTDIR)$(ZSHDIR)" "$(DESTDIR)$(FISHDIR)"
 	for tool in claude-auth claude-authd; do \
 		"$(DESTDIR)$(BINDIR)/$$tool" --generate-completion-script bash > "$(DESTDIR)$(BASHDIR)/$$tool" && \
@@ -62,10 +63,11 @@ install: build
 
 uninstall:
 	@if [ -z "$(DESTDIR)" ] && systemctl --user show-environment >/dev/null 2>&1; then \
-		systemctl --user disable --now claude-authd-proxy.socket claude-authd.socket claude-authd.service || true; \
+		systemctl --user disable --now claude-authd-proxy.socket claude-authd-remote.socket claude-authd.socket claude-authd.service || true; \
 	fi
 	rm -f "$(DESTDIR)$(BINDIR)/claude-authd" "$(DESTDIR)$(BINDIR)/claude-auth"
-	rm -f "$(DESTDIR)$(UNITDIR)/claude-authd.service" "$(DESTDIR)$(UNITDIR)/claude-authd.socket" "$(DESTDIR)$(UNITDIR)/claude-authd-proxy.socket"
+	rm -f "$(DESTDIR)$(UNITDIR)/claude-authd.service" "$(DESTDIR)$(UNITDIR)/claude-authd.socket" "$(DESTDIR)$(UNITDIR)/claude-authd-proxy.socket" \
+		"$(DESTDIR)$(UNITDIR)/claude-authd-remote.socket"
 	for tool in claude-auth claude-authd; do \
 		rm -f "$(DESTDIR)$(MANDIR)/$$tool.1" "$(DESTDIR)$(BASHDIR)/$$tool" "$(DESTDIR)$(ZSHDIR)/_$$tool" "$(DESTDIR)$(FISHDIR)/$$tool.fish"; \
 	done

@@ -24,21 +24,24 @@ public struct Doctor: Sendable {
 
     /// The socket path checked.
     public var socketPath: String
+    /// Why that path: which rule of ``SocketPath`` chose it.
+    public var socketReason: String
     /// The client's environment.
     public var environment: [String: String]
     /// Where `claude-authd` is, for `--check-config`; nil when it cannot be found.
     public var daemonExecutable: String?
 
     /// Creates a doctor.
-    public init(socketPath: String, environment: [String: String], daemonExecutable: String?) {
-        self.socketPath = socketPath
+    public init(socket: SocketPath.Located, environment: [String: String], daemonExecutable: String?) {
+        self.socketPath = socket.path
+        self.socketReason = socket.reason
         self.environment = environment
         self.daemonExecutable = daemonExecutable
     }
 
     /// Runs every check.
     public func run() -> [Finding] {
-        var findings = socketFindings()
+        var findings = [Finding(severity: .ok, message: "the socket is \(socketPath), \(socketReason)")] + socketFindings()
         let client = DaemonClient(socketPath: socketPath, timeout: 5)
         var configPath: String?
         do {

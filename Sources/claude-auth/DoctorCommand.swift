@@ -17,7 +17,7 @@ struct DoctorCommand: ParsableCommand {
     func run() throws {
         try reportingErrors { () throws(ClientError) in
             let doctor = Doctor(
-                socketPath: try options.socketPath(), environment: options.environment, daemonExecutable: daemonExecutable())
+                socket: try options.socketLocation(), environment: options.environment, daemonExecutable: daemonExecutable())
             let findings = doctor.run()
             for finding in findings {
                 writeOut("\(Self.mark(finding.severity)) \(finding.message)\n")

@@ -38,8 +38,13 @@ struct GlobalOptions: ParsableArguments {
 
     /// The resolved socket path.
     func socketPath() throws(ClientError) -> String {
+        try socketLocation().path
+    }
+
+    /// The resolved socket path, and why it is the one.
+    func socketLocation() throws(ClientError) -> SocketPath.Located {
         do {
-            return try SocketPath.resolve(explicit: socket, environment: environment)
+            return try SocketPath.locate(explicit: socket, environment: environment)
         } catch {
             throw .usage(error.description)
         }

@@ -46,7 +46,30 @@ struct ClientTests {
         #expect(try SocketPath.resolve(explicit: "/x", environment: ["CLAUDE_AUTH_SOCKET": "/y", "XDG_RUNTIME_DIR": "/r"]) == "/x")
         #expect(try SocketPath.resolve(explicit: nil, environment: ["CLAUDE_AUTH_SOCKET": "/y", "XDG_RUNTIME_DIR": "/r"]) == "/y")
         #expect(try SocketPath.resolve(explicit: nil, environment: ["XDG_RUNTIME_DIR": "/r"]) == "/r/claude-auth/socket")
-        #expect(throws: SocketPath.Unresolved.self) { try SocketPath.resolve(explicit: nil, environment: [:]) }
+        // Without XDG_RUNTIME_DIR: the user's /run/user/UID, else the private fallback in /tmp.
+        let root = "/tmp/socket-path-" + String(getpid())
+        defer { rmdir(root + "/run/4242"); rmdir(root + "/tmp/claude-auth-4242"); rmdir(root + "/run"); rmdir(root + "/tmp"); rmdir(root) }
+        mkdir(root, 0o700)
+        mkdir(root + "/run", 0o755)
+        mkdir(root + "/tmp", 0o777)
+        func locate() throws -> SocketPath.Located {
+            try SocketPath.locate(explicit: nil, environment: [:], uid: 4242, runUser: root + "/run", temporary: root + "/tmp")
+        }
+        #expect(try locate().path == root + "/tmp/claude-auth-4242/socket")
+        #expect(try locate().reason.contains("XDG_RUNTIME_DIR is unset"))
+        // A fallback directory of another user's, or open to others: refused.
+        mkdir(root + "/tmp/claude-auth-4242", 0o700)
+        #expect(throws: SocketPath.Unresolved.self) { try locate() }
+        chown(root + "/tmp/claude-auth-4242", 4242, 4242)
+        #expect(try locate().path == root + "/tmp/claude-auth-4242/socket")
+        chmod(root + "/tmp/claude-auth-4242", 0o755)
+        #expect(throws: SocketPath.Unresolved.self) { try locate() }
+        // /run/user/UID of this user's wins.
+        mkdir(root + "/run/4242", 0o700)
+        chown(root + "/run/4242", 4242, 4242)
+        let located = try locate()
+        #expect(located.path == root + "/run/4242/claude-auth/socket" && located.isDefault)
+        #expect(located.reason == "XDG_RUNTIME_DIR is unset; \(root)/run/4242 is this user's")
     }
 
     @Test("an unreachable socket is exit 69 with what to do")

@@ -70,6 +70,15 @@ struct ProxyConfigurationTests {
         #expect(work.sdkProfile == "work")
     }
 
+    @Test("remote = true marks a profile of either kind for the remote socket; anything but a boolean is refused")
+    func remote() throws {
+        let configuration = try parse("[profiles.a]\nkind = \"api-key\"\nremote = true\n[profiles.b]\nkind = \"api-key\"\n" + Self.oauth + "remote = true\n")
+        #expect(configuration.profiles["a"]?.remote == true && configuration.profiles["b"]?.remote == false && configuration.profiles["work"]?.remote == true)
+        #expect(configuration.servesRemotely)
+        #expect(try !parse("[profiles.b]\nkind = \"api-key\"\n").servesRemotely)
+        #expect(error("[profiles.a]\nkind = \"api-key\"\nremote = \"yes\"\n")?.contains("profiles.a.remote must be a boolean") == true)
+    }
+
     @Test("listen takes loopback addresses only", arguments: [
         ("0.0.0.0:8787", false), ("192.168.1.2:8787", false), ("example.com:80", false), ("127.0.0.1", false), ("127.0.0.1:65536", false),
         ("[::]:8787", false), ("127.0.0.1:8787", true), ("127.1.2.3:0", true), ("[::1]:8787", true), ("localhost:1", true),

@@ -4,13 +4,13 @@ import Testing
 /// The shipped systemd units, checked by systemd's own verifier.
 @Suite("systemd units")
 struct UnitFileTests {
-    @Test("systemd-analyze --user verify reports nothing for the three units")
+    @Test("systemd-analyze --user verify reports nothing for the four units")
     func verify() throws {
         let analyze = try #require(which("systemd-analyze"))
         let sandbox = try Sandbox()
         let directory = sandbox.root + "/units"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        let units = ["claude-authd.socket", "claude-authd-proxy.socket", "claude-authd.service"]
+        let units = ["claude-authd.socket", "claude-authd-proxy.socket", "claude-authd-remote.socket", "claude-authd.service"]
         for unit in units {
             var text = try String(contentsOfFile: Binaries.repositoryRoot + "/systemd/" + unit, encoding: .utf8)
             // As `make install` does: point ExecStart at the installed binary.

@@ -82,7 +82,7 @@ struct Daemon: Sendable {
         let channel = NIOAsyncTestingChannel()
         guard let connection = try? await channel.testingEventLoop.executeInContext({ HTTPConnection.configure(channel, limits: limits) }).get()
         else { return }
-        async let served: Void = HTTPConnection(limits: limits, logger: logger).serve(connection, respond: router.respond, streamed: proxy.socketRoute)
+        async let served: Void = HTTPConnection(limits: limits, logger: logger).serve(connection, respond: router.respond, streamed: proxy.socketRoute(gate: nil))
         _ = try? await channel.writeInbound(ByteBuffer(bytes: bytes))
         try? await channel.close()
         await served

@@ -19,6 +19,11 @@ public struct Configuration: Sendable, Equatable {
         self.proxy = proxy
     }
 
+    /// Whether a profile has `remote = true`, so the remote socket has something to serve.
+    public var servesRemotely: Bool {
+        profiles.values.contains { $0.remote }
+    }
+
     /// The profile the proxy serves when a request names none: `[proxy] profile`, else the default profile.
     public var proxyProfile: String {
         proxy.profile ?? defaultProfile
@@ -48,11 +53,13 @@ public struct Profile: Sendable, Equatable {
     public var caFile: String?
     /// `sdk_profile`: the official SDKs' profile whose files the daemon keeps fresh (`oauth` profiles only).
     public var sdkProfile: String?
+    /// `remote`: whether the restricted remote socket serves it.
+    public var remote: Bool
 
     /// Creates a profile.
     public init(
         name: String, credential: CredentialSpec, headers: [HeaderField] = [], fallback: String? = nil, git: GitSettings = GitSettings(),
-        upstream: EndpointURL = .anthropicAPI, caFile: String? = nil, sdkProfile: String? = nil
+        upstream: EndpointURL = .anthropicAPI, caFile: String? = nil, sdkProfile: String? = nil, remote: Bool = false
     ) {
         self.name = name
         self.credential = credential
@@ -62,6 +69,7 @@ public struct Profile: Sendable, Equatable {
         self.upstream = upstream
         self.caFile = caFile
         self.sdkProfile = sdkProfile
+        self.remote = remote
     }
 
     /// The profile's kind.

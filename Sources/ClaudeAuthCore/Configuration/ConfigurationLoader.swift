@@ -148,6 +148,13 @@ private struct Validator {
         return url
     }
 
+    /// `remote`: whether the restricted remote socket serves the profile; false unless set.
+    private func remote(in table: TOMLTable, at path: [String]) throws(ConfigurationError) -> Bool {
+        guard let value = table["remote"] else { return false }
+        guard let remote = value.bool else { throw typeError(value, at: path + ["remote"], expected: "a boolean") }
+        return remote
+    }
+
     /// `sdk_profile`: a name the official SDKs accept for a profile file.
     private func sdkProfile(in table: TOMLTable, at path: [String]) throws(ConfigurationError) -> String? {
         guard let value = table["sdk_profile"] else { return nil }
@@ -179,10 +186,11 @@ private struct Validator {
                 throw error(at: path + ["sdk_profile"], "sdk_profile is for oauth profiles: give the SDK an api-key profile through the proxy instead")
             }
             try rejectUnknownKeys(
-                in: table, at: path, allowed: ["kind", "key_env", "key_file", "headers", "git_username", "git_hosts", "upstream", "ca_file"])
+                in: table, at: path, allowed: ["kind", "key_env", "key_file", "headers", "git_username", "git_hosts", "upstream", "ca_file", "remote"])
             return Profile(
                 name: name, credential: .apiKey(try apiKeySource(in: table, at: path)), headers: try headers(in: table, at: path),
-                git: try git(in: table, at: path), upstream: try upstream(in: table, at: path), caFile: try caFile(in: table, at: path))
+                git: try git(in: table, at: path), upstream: try upstream(in: table, at: path), caFile: try caFile(in: table, at: path),
+                remote: try remote(in: table, at: path))
         case .oauth:
             try rejectUnknownKeys(in: table, at: path, allowed: Self.oauthKeys)
             let fallback = try table["fallback"].map { value throws(ConfigurationError) in try string(value, at: path + ["fallback"]) }
@@ -190,7 +198,7 @@ private struct Validator {
             return Profile(
                 name: name, credential: .oauth(settings), headers: try headers(in: table, at: path),
                 fallback: fallback, git: try git(in: table, at: path), upstream: try upstream(in: table, at: path), caFile: settings.caFile,
-                sdkProfile: try sdkProfile(in: table, at: path))
+                sdkProfile: try sdkProfile(in: table, at: path), remote: try remote(in: table, at: path))
         }
     }
 
@@ -220,7 +228,7 @@ private struct Validator {
     static let oauthKeys: Set<String> = [
         "kind", "client_id", "authorize_url", "token_url", "revocation_url", "scopes", "redirect_port", "token_request",
         "client_auth", "headers", "authorize_params", "client_secret_file", "ca_file", "login_timeout",
-        "min_validity", "token_timeout", "fallback", "git_username", "git_hosts", "upstream", "sdk_profile",
+        "min_validity", "token_timeout", "fallback", "git_username", "git_hosts", "upstream", "sdk_profile", "remote",
     ]
 
     private func oauthSettings(in table: TOMLTable, at path: [String]) throws(ConfigurationError) -> OAuthSettings {

@@ -93,6 +93,16 @@ final class CredentialService: Sendable {
         return ProxyRoute(profile: profile.name, upstream: profile.upstream, caFile: profile.caFile, upstreamTimeout: configuration.proxy.upstreamTimeout)
     }
 
+    /// The name of the profile `name` names, or of the default profile when nil.
+    func profileName(_ name: String?) throws(ServiceError) -> String {
+        try profile(named: name).name
+    }
+
+    /// Whether the profile `name` has `remote = true`.
+    func isRemote(_ name: String) -> Bool {
+        state.withLock { $0.configuration.profiles[name]?.remote } == true
+    }
+
     /// The git settings of `name`, or of the default profile when nil.
     func gitSettings(for name: String?) throws(ServiceError) -> (profile: String, git: GitSettings) {
         let profile = try profile(named: name)

@@ -82,10 +82,12 @@ public struct Daemon: Sendable {
             return .config
         }
         let endpoint: SocketEndpoint
+        let remoteEndpoint: SocketEndpoint?
         let inherited: SocketActivation.Sockets
         do {
             inherited = try SocketActivation.inherited()
             endpoint = try socketEndpoint(inherited: inherited.unix)
+            remoteEndpoint = try self.remoteEndpoint(inherited: inherited.remote, beside: endpoint, configuration: configuration)
         } catch {
             logger.critical("cannot serve the socket", metadata: ["error": "\(error)"])
             return .unavailable
@@ -139,21 +141,21 @@ public struct Daemon: Sendable {
         let logins = LoginManager(tokenEndpoint: tokenEndpoint, limits: limits, logger: logger) { profile, settings, tokens throws(ServiceError) in
             try await sessions.install(tokens, profile: profile, settings: settings)
         }
+        let router = APIRouter(credentials: credentials, logins: logins, tokenEndpoint: tokenEndpoint, reload: credentials.reload)
         let server = SocketServer(
-            endpoint: endpoint,
-            router: APIRouter(credentials: credentials, logins: logins, tokenEndpoint: tokenEndpoint, reload: credentials.reload),
-            proxy: proxy,
-            limits: limits,
-            notifier: notifier,
-            status: credentials.summary,
-            logger: logger
-        )
+            endpoint: endpoint, role: .main(notifier: notifier, status: credentials.summary), router: router, proxy: proxy, limits: limits,
+            logger: logger)
         // Shut down in reverse order: the socket first, the refreshes in flight drain last.
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
             .init(service: RefreshScheduler(sessions: sessions, wakeups: wakeups, arm: { timer.arm(at: $0) })),
             .init(service: ConfigReloader(credentials: credentials, notifier: notifier)),
             .init(service: server, successTerminationBehavior: .gracefullyShutdownGroup),
         ]
+        if let remoteEndpoint {
+            let gate = RemoteGate(router: router, credentials: credentials, logger: logger)
+            services.append(
+                .init(service: SocketServer(endpoint: remoteEndpoint, role: .remote(gate), router: router, proxy: proxy, limits: limits, logger: logger)))
+        }
         if let listener = inherited.tcp.map(ProxyListener.Endpoint.inherited) ?? configuration.proxy.listen.map(ProxyListener.Endpoint.address) {
             services.append(.init(service: ProxyListener(endpoint: listener, proxy: proxy, limits: limits, logger: logger)))
         }
@@ -189,11 +191,20 @@ public struct Daemon: Sendable {
         return exit
     }
 
+    /// The remote socket: the one systemd passed, else, started by hand with a profile marked `remote = true`,
+    /// `remote.socket` beside the main socket.
+    private func remoteEndpoint(inherited: Int32?, beside main: SocketEndpoint, configuration: Configuration) throws -> SocketEndpoint? {
+        if let fd = inherited { return .inherited(fd: fd) }
+        guard case .path(let path) = main, configuration.servesRemotely else { return nil }
+        let remote = FileIO.directoryName(of: path) + "/" + SocketActivation.remoteName
+        try SocketEndpoint.preparePath(remote, privateDirectory: false)
+        return .path(remote)
+    }
+
     private func socketEndpoint(inherited: Int32?) throws -> SocketEndpoint {
         if let fd = inherited { return .inherited(fd: fd) }
-        let path = try SocketPath.resolve(explicit: options.socketPath, environment: options.environment)
-        let isDefault = options.socketPath == nil && options.environment[SocketPath.environmentVariable] == nil
-        try SocketEndpoint.preparePath(path, privateDirectory: isDefault)
-        return .path(path)
+        let socket = try SocketPath.locate(explicit: options.socketPath, environment: options.environment)
+        try SocketEndpoint.preparePath(socket.path, privateDirectory: socket.isDefault)
+        return .path(socket.path)
     }
 }

@@ -22,22 +22,26 @@ struct Proxy: Sendable {
     let statistics: ProxyStatistics
     let logger: Logger
 
-    /// The route for the socket API's `/proxy/` prefix: the rest of the path goes upstream.
-    var socketRoute: HTTPConnection.StreamedRoute {
+    /// The route for a socket's `/proxy/` prefix: the rest of the path goes upstream. On the remote socket, `gate`
+    /// lets through only the profiles it serves.
+    func socketRoute(gate: RemoteGate?) -> HTTPConnection.StreamedRoute {
         HTTPConnection.StreamedRoute(
             claims: { $0.uri.hasPrefix("/proxy/") },
             serve: { head, body, outbound in
-                try await serve(head, target: String(head.uri.dropFirst("/proxy".count)), body: &body, to: outbound)
+                try await serve(head, target: String(head.uri.dropFirst("/proxy".count)), body: &body, to: outbound, gate: gate)
             })
     }
 
     /// Proxies one request whose head has arrived; says whether the connection may serve another.
-    func serve(_ head: HTTPRequestHead, target: String, body: inout RequestBody, to outbound: HTTPConnection.Outbound) async throws -> Bool {
+    func serve(
+        _ head: HTTPRequestHead, target: String, body: inout RequestBody, to outbound: HTTPConnection.Outbound, gate: RemoteGate? = nil
+    ) async throws -> Bool {
         let started = ContinuousClock.now
         let request = ProxyRequest(head: head, target: target)
         let route: ProxyRoute
         do throws(ServiceError) {
             route = try credentials.proxyRoute(for: request.profile)
+            try gate?.admit(profile: route.profile, what: "the proxy")
         } catch {
             try await Self.write(ProxyError(error), to: outbound, version: head.version)
             return false

@@ -11,30 +11,46 @@ import SystemdSupport
 import Glibc
 #endif
 
-/// The socket API server: one bootstrap, one async server channel, a task per connection.
+/// A socket API server: one bootstrap, one async server channel, a task per connection.
 ///
-/// Serves only peers with the daemon's own uid. Says `READY=1` once the socket is served, feeds the watchdog
-/// while it serves, and says `STOPPING=1` when a graceful shutdown begins.
+/// Serves only peers with the daemon's own uid. The main socket says `READY=1` once it is served, feeds the watchdog
+/// while it serves, and says `STOPPING=1` when a graceful shutdown begins; the remote socket serves what its gate lets
+/// through.
 struct SocketServer: Service {
     typealias Connection = HTTPConnection.Channel
 
+    /// Which socket it serves.
+    enum Role: Sendable {
+        /// The socket API, which tells the service manager how it is doing.
+        case main(notifier: ServiceNotifier, status: @Sendable () -> String)
+        /// The restricted socket for remote hosts.
+        case remote(RemoteGate)
+    }
+
     let endpoint: SocketEndpoint
+    let role: Role
     let router: APIRouter
     /// Serves `/proxy/…`.
     let proxy: Proxy
     let limits: ServerLimits
-    let notifier: ServiceNotifier
-    let status: @Sendable () -> String
     let logger: Logger
 
     func run() async throws {
         let server = try await bind()
-        logger.info("serving the socket API", metadata: ["event": "ready"])
-        notifier.ready(status: status())
+        let notifier: ServiceNotifier?
+        switch role {
+        case .main(let main, let status):
+            logger.info("serving the socket API", metadata: ["event": "ready"])
+            main.ready(status: status())
+            notifier = main
+        case .remote:
+            logger.info("serving the remote socket", metadata: ["event": "remote_ready"])
+            notifier = nil
+        }
         let active = ConnectionCount()
         try await withGracefulShutdownHandler {
             try await withThrowingDiscardingTaskGroup { group in
-                if let interval = notifier.watchdogInterval() {
+                if let notifier, let interval = notifier.watchdogInterval() {
                     let watchdog = Watchdog(interval: interval, loops: Self.loops, ping: notifier.watchdog)
                     group.addTask { await watchdog.run() }
                 }
@@ -54,6 +70,7 @@ struct SocketServer: Service {
                 group.cancelAll()
             }
         } onGracefulShutdown: {
+            guard let notifier else { return }
             notifier.stopping()
             logger.info("stopping", metadata: ["event": "stopping"])
         }
@@ -81,21 +98,25 @@ struct SocketServer: Service {
         }
     }
 
-    private func serve(_ connection: Connection) async {
+    private func serve(_ accepted: Connection) async {
         do {
-            let peer = try await PeerCredentials.of(connection.channel)
+            let peer = try await PeerCredentials.of(accepted.channel)
             guard peer.uid == geteuid() else {
                 logger.warning(
                     "refused a connection from another user",
                     metadata: ["event": "peer_refused", "uid": "\(peer.uid)", "pid": "\(peer.pid)"])
-                try? await connection.channel.close()
+                try? await accepted.channel.close()
                 return
             }
         } catch {
             logger.debug("cannot read the peer's credentials", metadata: ["error": "\(error)"])
-            try? await connection.channel.close()
+            try? await accepted.channel.close()
             return
         }
-        await HTTPConnection(limits: limits, logger: logger).serve(connection, respond: router.respond, streamed: proxy.socketRoute)
+        let http = HTTPConnection(limits: limits, logger: logger)
+        switch role {
+        case .main: await http.serve(accepted, respond: router.respond, streamed: proxy.socketRoute(gate: nil))
+        case .remote(let gate): await http.serve(accepted, respond: gate.respond, streamed: proxy.socketRoute(gate: gate))
+        }
     }
 }
