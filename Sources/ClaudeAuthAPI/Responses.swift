@@ -374,3 +374,14 @@ public struct ProxyStatus: Codable, Sendable, Equatable {
         self.profile = profile
     }
 }
+
+/// `DELETE /v1/key`'s answer.
+public struct ForgottenResponse: Codable, Sendable, Equatable {
+    /// The profile whose stored key is gone.
+    public var profile: String
+
+    /// Creates the answer.
+    public init(profile: String) {
+        self.profile = profile
+    }
+}

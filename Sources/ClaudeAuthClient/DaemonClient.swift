@@ -68,6 +68,16 @@ public struct DaemonClient: Sendable {
         return (body, try decode(body))
     }
 
+    /// `POST /v1/reload`: the daemon re-reads its configuration.
+    public func reload() throws(ClientError) -> StatusResponse {
+        try decode(ok(http.send("POST", "/v1/reload")))
+    }
+
+    /// `DELETE /v1/key`: forgets an api-key profile's stored key.
+    public func forgetKey(profile: String) throws(ClientError) {
+        _ = try ok(http.send("DELETE", "/v1/key" + query(profile)))
+    }
+
     /// `POST /v1/logout`.
     public func logout(profile: String?) throws(ClientError) -> LogoutResponse {
         try decode(ok(http.send("POST", "/v1/logout" + query(profile))))

@@ -21,7 +21,8 @@ struct ClaudeAuth: ParsableCommand {
         version: claudeAuthVersion,
         subcommands: [
             HeaderCommand.self, TokenCommand.self, LoginCommand.self, LogoutCommand.self, RefreshCommand.self, StatusCommand.self, SetKeyCommand.self,
-            DoctorCommand.self, GitCredentialCommand.self, KubeCredentialCommand.self, ExecCommand.self,
+            DoctorCommand.self, GitCredentialCommand.self, KubeCredentialCommand.self, ExecCommand.self, AddProfileCommand.self,
+            RemoveProfileCommand.self,
         ]
     )
 

@@ -17,7 +17,7 @@ struct DoctorCommand: ParsableCommand {
     func run() throws {
         try reportingErrors { () throws(ClientError) in
             let doctor = Doctor(
-                socket: try options.socketLocation(), environment: options.environment, daemonExecutable: daemonExecutable())
+                socket: try options.socketLocation(), environment: options.environment, daemonExecutable: options.daemonExecutable())
             let findings = doctor.run()
             for finding in findings {
                 writeOut("\(Self.mark(finding.severity)) \(finding.message)\n")
@@ -37,15 +37,4 @@ struct DoctorCommand: ParsableCommand {
     }
 
     /// `claude-authd` beside this executable, else on PATH.
-    private func daemonExecutable() -> String? {
-        var buffer = [CChar](repeating: 0, count: 4096)
-        let length = readlink("/proc/self/exe", &buffer, buffer.count - 1)
-        var candidates: [String] = []
-        if length > 0 {
-            let own = String(decoding: buffer[..<length].map { UInt8(bitPattern: $0) }, as: UTF8.self)
-            candidates.append(String(own[..<own.lastIndex(of: "/")!]) + "/claude-authd")
-        }
-        candidates += (options.environment["PATH"] ?? "").split(separator: ":").map { "\($0)/claude-authd" }
-        return candidates.first { access($0, X_OK) == 0 }
-    }
 }

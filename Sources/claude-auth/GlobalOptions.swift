@@ -2,6 +2,10 @@ import ArgumentParser
 import ClaudeAuthAPI
 import ClaudeAuthClient
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// The options every command takes.
 struct GlobalOptions: ParsableArguments {
     @Option(help: "The daemon's socket (default: $CLAUDE_AUTH_SOCKET, else $XDG_RUNTIME_DIR/claude-auth/socket).")
@@ -48,6 +52,19 @@ struct GlobalOptions: ParsableArguments {
         } catch {
             throw .usage(error.description)
         }
+    }
+
+    /// `claude-authd` beside this executable, else on PATH: for `--check-config`.
+    func daemonExecutable() -> String? {
+        var buffer = [CChar](repeating: 0, count: 4096)
+        let length = readlink("/proc/self/exe", &buffer, buffer.count - 1)
+        var candidates: [String] = []
+        if length > 0 {
+            let own = String(decoding: buffer[..<length].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            candidates.append(String(own[..<own.lastIndex(of: "/")!]) + "/claude-authd")
+        }
+        candidates += (environment["PATH"] ?? "").split(separator: ":").map { "\($0)/claude-authd" }
+        return candidates.first { access($0, X_OK) == 0 }
     }
 
     /// A client of the daemon.

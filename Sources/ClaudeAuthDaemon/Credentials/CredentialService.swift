@@ -203,6 +203,17 @@ final class CredentialService: Sendable {
             metadata: ["profile": "\(profile.name)", "event": "key_stored", "fingerprint": "\(key.fingerprint)"])
     }
 
+    /// Deletes the key stored for `name` (a profile configured now or removed since), and forgets it in memory.
+    func forgetKey(of name: String) throws(ServiceError) {
+        do {
+            try keyLoader.store.delete(.apiKey(profile: name))
+        } catch {
+            throw ServiceError(code: .internalError, message: "cannot delete the stored key: \(error)", profile: name)
+        }
+        _ = state.withLock { $0.keys.removeValue(forKey: name) }
+        logger.info("forgot the stored API key", metadata: ["profile": "\(name)", "event": "key_forgotten"])
+    }
+
     /// Re-reads the configuration file; an invalid one is refused and the one in force is kept.
     func reload() throws(ConfigurationError) {
         do {

@@ -55,6 +55,10 @@ struct APIRouter: Sendable {
             guard let profile else { throw .invalidRequest("name the profile: PUT /v1/key?profile=NAME") }
             try credentials.storeKey(String(decoding: request.body, as: UTF8.self), for: profile)
             return .json(await credentials.status().profiles.first { $0.name == profile })
+        case (.DELETE, "/v1/key"):
+            guard let profile else { throw .invalidRequest("name the profile: DELETE /v1/key?profile=NAME") }
+            try credentials.forgetKey(of: profile)
+            return .json(ForgottenResponse(profile: profile))
         case (.POST, "/v1/reload"):
             do {
                 try reload()
