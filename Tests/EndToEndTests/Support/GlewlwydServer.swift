@@ -109,17 +109,46 @@ func withLoopbackAddress<T>(port: Int, _ body: (UnsafePointer<sockaddr>, socklen
     }
 }
 
-/// A TCP port on 127.0.0.1 that was free a moment ago.
+/// A TCP port on 127.0.0.1 and ::1 that was free a moment ago, below the kernel's ephemeral range: a port the kernel
+/// hands out (to a bind of port 0 or to an outgoing connection, which the proxy tests make by the thousand) could be
+/// taken again by another test before the one asking binds it. Never the same port twice in one run.
 func freePort() throws -> Int {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    defer { close(fd) }
-    guard withLoopbackAddress(port: 0, { bind(fd, $0, $1) }) == 0 else { throw HarnessError(description: "cannot find a free port") }
-    var address = sockaddr_in()
-    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-    withUnsafeMutablePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { _ = getsockname(fd, $0, &length) }
+    let range = (try? String(contentsOfFile: "/proc/sys/net/ipv4/ip_local_port_range", encoding: .utf8))?
+        .split(whereSeparator: \.isWhitespace).first.flatMap { Int($0) } ?? 32768
+    for _ in 0..<1000 {
+        let port = Int.random(in: 10000..<max(10001, range))
+        guard HandedOutPorts.shared.take(port), isFree(port) else { continue }
+        return port
     }
-    return Int(UInt16(bigEndian: address.sin_port))
+    throw HarnessError(description: "cannot find a free port below \(range)")
+}
+
+/// Whether nothing holds `port` on 127.0.0.1 or ::1.
+private func isFree(_ port: Int) -> Bool {
+    let v4 = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    defer { close(v4) }
+    guard withLoopbackAddress(port: port, { bind(v4, $0, $1) }) == 0 else { return false }
+    let v6 = socket(AF_INET6, Int32(SOCK_STREAM.rawValue), 0)
+    defer { close(v6) }
+    var address = sockaddr_in6()
+    address.sin6_family = sa_family_t(AF_INET6)
+    address.sin6_port = in_port_t(UInt16(port).bigEndian)
+    address.sin6_addr = in6addr_loopback
+    let bound = withUnsafePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(v6, $0, socklen_t(MemoryLayout<sockaddr_in6>.size)) }
+    }
+    return bound == 0 || errno == EADDRNOTAVAIL
+}
+
+/// The ports `freePort` has handed out in this run.
+private final class HandedOutPorts: @unchecked Sendable {
+    static let shared = HandedOutPorts()
+    private let lock = NSLock()
+    private var ports: Set<Int> = []
+
+    func take(_ port: Int) -> Bool {
+        lock.withLock { ports.insert(port).inserted }
+    }
 }
 
 /// The query parameters of a URL, percent-decoded.
