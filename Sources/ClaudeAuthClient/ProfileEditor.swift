@@ -84,10 +84,16 @@ public struct ProfileEditor: Sendable {
         let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0o600)
         guard fd >= 0 else { throw ClientError(exitCode: 73, message: "cannot create \(temporary): \(String(cString: strerror(errno)))") }
         let bytes = Array(changed.utf8)
-        let written = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        var offset = 0
+        while offset < bytes.count {
+            let written = bytes[offset...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+            if written < 0, errno == EINTR { continue }
+            guard written > 0 else { break }
+            offset += written
+        }
         let synced = fsync(fd) == 0
         close(fd)
-        guard written == bytes.count, synced else {
+        guard offset == bytes.count, synced else {
             unlink(temporary)
             throw ClientError(exitCode: 73, message: "cannot write \(temporary)")
         }

@@ -61,7 +61,7 @@ struct GlobalOptions: ParsableArguments {
         var candidates: [String] = []
         if length > 0 {
             let own = String(decoding: buffer[..<length].map { UInt8(bitPattern: $0) }, as: UTF8.self)
-            candidates.append(String(own[..<own.lastIndex(of: "/")!]) + "/claude-authd")
+            if let slash = own.lastIndex(of: "/") { candidates.append(String(own[..<slash]) + "/claude-authd") }
         }
         candidates += (environment["PATH"] ?? "").split(separator: ":").map { "\($0)/claude-authd" }
         return candidates.first { access($0, X_OK) == 0 }
