@@ -12,11 +12,13 @@ public struct LoginRequest: Codable, Sendable, Equatable {
         case browser
         /// The user pastes the code or the redirect URL (`POST /v1/login/ID/code`).
         case manual
+        /// The user enters a code at the verification URI, on any device (RFC 8628).
+        case device
     }
 
     /// The profile; the default profile when absent.
     public var profile: String?
-    /// How the user will finish it.
+    /// How the user will finish it; the profile's `login_flow` when absent.
     public var mode: Mode?
 
     /// Creates a request.
@@ -30,10 +32,17 @@ public struct LoginRequest: Codable, Sendable, Equatable {
 public struct LoginTicketResponse: Codable, Sendable, Equatable {
     /// The login's identifier, for `/v1/login/ID`.
     public var loginID: String
-    /// The URL to open in a browser.
+    /// The URL to open in a browser: the authorization request, or a device login's verification URI (with the
+    /// user code in it when the server offers that).
     public var authorizeURL: String
-    /// The redirect URI the listener answers.
-    public var redirectURI: String
+    /// The redirect URI the listener answers, for a browser login.
+    public var redirectURI: String?
+    /// The code the user enters at ``verificationURI``, for a device login.
+    public var userCode: String?
+    /// Where a device login's user goes to enter ``userCode``.
+    public var verificationURI: String?
+    /// Whether the profile offers the device flow (`login --device`).
+    public var deviceFlow: Bool
     /// When the login gives up.
     public var expiresAt: Date
 
@@ -41,14 +50,23 @@ public struct LoginTicketResponse: Codable, Sendable, Equatable {
         case loginID = "login_id"
         case authorizeURL = "authorize_url"
         case redirectURI = "redirect_uri"
+        case userCode = "user_code"
+        case verificationURI = "verification_uri"
+        case deviceFlow = "device_flow"
         case expiresAt = "expires_at"
     }
 
     /// Creates a ticket.
-    public init(loginID: String, authorizeURL: String, redirectURI: String, expiresAt: Date) {
+    public init(
+        loginID: String, authorizeURL: String, redirectURI: String?, userCode: String? = nil, verificationURI: String? = nil,
+        deviceFlow: Bool = false, expiresAt: Date
+    ) {
         self.loginID = loginID
         self.authorizeURL = authorizeURL
         self.redirectURI = redirectURI
+        self.userCode = userCode
+        self.verificationURI = verificationURI
+        self.deviceFlow = deviceFlow
         self.expiresAt = expiresAt
     }
 }

@@ -48,7 +48,7 @@ public struct DaemonClient: Sendable {
     }
 
     /// `POST /v1/login`: starts a login.
-    public func startLogin(profile: String?, mode: LoginRequest.Mode) throws(ClientError) -> LoginTicketResponse {
+    public func startLogin(profile: String?, mode: LoginRequest.Mode?) throws(ClientError) -> LoginTicketResponse {
         try decode(ok(http.send("POST", "/v1/login", body: try json(LoginRequest(profile: profile, mode: mode)), contentType: "application/json"), accepting: 202))
     }
 

@@ -39,7 +39,7 @@ struct OAuthConfigurationTests {
         }
         #expect(profile.kind == .oauth)
         #expect(settings.clientID == "cli")
-        #expect(settings.revocationURL == "https://idp.example.com/oauth2/revoke")
+        #expect(settings.endpoints.revocation == "https://idp.example.com/oauth2/revoke")
         #expect(settings.scopes == ["openid", "offline_access"])
         #expect(settings.redirectPort == 0)
         #expect(settings.tokenRequest == .json)
@@ -108,7 +108,7 @@ struct OAuthConfigurationTests {
             try parse(profile("a") + profile("b"))
         } throws: { error in
             let error = error as! ConfigurationError
-            return error.line == 6 && error.description.contains("profiles \"a\" and \"b\" have the same token_url, client_id and scopes")
+            return error.line == 6 && error.description.contains("profiles \"a\" and \"b\" have the same issuer (or token_url), client_id and scopes")
         }
     }
 
@@ -126,8 +126,8 @@ struct OAuthConfigurationTests {
         }
         #expect(settings.clientID == "env-client")
         #expect(settings.clientSecret == Secret("s3cret"))
-        #expect(settings.tokenURL == "https://other/t")
-        #expect(settings.authorizeURL == "https://idp.example.com/oauth2/authorize")
+        #expect(settings.endpoints.token == "https://other/t")
+        #expect(settings.endpoints.authorize == "https://idp.example.com/oauth2/authorize")
         #expect(settings.redirectURI(port: settings.redirectPort) == "http://127.0.0.1:9999/cb")
 
         let defined = try parse(
@@ -144,7 +144,7 @@ struct OAuthConfigurationTests {
 
     @Test("the storage identity follows token URL, client and scopes, not their order")
     func identity() {
-        let a = OAuthSettings(clientID: "c", authorizeURL: "https://i/a", tokenURL: "https://i/t", scopes: ["b", "a"])
+        let a = OAuthSettings(clientID: "c", endpoints: OAuthEndpoints(authorize: "https://i/a", token: "https://i/t"), scopes: ["b", "a"])
         var b = a
         b.scopes = ["a", "b"]
         #expect(a.identity == b.identity)

@@ -14,7 +14,7 @@ struct APIRouterTests {
     let state = "/tmp/ca-router-" + UUID().uuidString.prefix(8)
 
     func router(_ configuration: Configuration, environment: [String: String] = ["KEY": "sk-test"]) -> APIRouter {
-        let tokenEndpoint = TokenEndpointClient(http: .shared)
+        let tokenEndpoint = TokenEndpointClient(http: .shared, stateDirectory: state, logger: Logger(label: "test"))
         let sessions = OAuthSessions(
             store: CredentialStore(stateDirectory: state), environment: environment,
             dependencies: .init(refresh: tokenEndpoint.refresh), logger: Logger(label: "test"), changed: {})

@@ -84,6 +84,29 @@ struct LoginManagerTests {
         }
     }
 
+    /// A device authorization server: its codes ask for 5 s between polls and last 600 s, and each poll of the
+    /// token endpoint takes the next answer the test scripted (`authorization_pending` once they run out).
+    final class DeviceEndpoint: Sendable {
+        let authorization = try! DeviceAuthorization.parse(
+            status: 200,
+            body: Array(
+                (#"{"device_code":"dc-1","user_code":"WDJB-MJHT","verification_uri":"http://127.0.0.1:9/device","#
+                    + #""verification_uri_complete":"http://127.0.0.1:9/device?code=WDJB-MJHT","expires_in":600,"interval":5}"#).utf8)
+        ).get()
+        let answers = Mutex<[Result<TokenSet, TokenEndpointFailure>]>([])
+        let (polled, polledContinuation) = AsyncStream.makeStream(of: String.self)
+
+        func poll(_ code: Secret) async -> Result<TokenSet, TokenEndpointFailure> {
+            let answer = answers.withLock { $0.isEmpty ? nil : $0.removeFirst() }
+            polledContinuation.yield(code.unredacted)
+            return answer ?? .failure(Self.refusal("authorization_pending"))
+        }
+
+        static func refusal(_ code: String) -> TokenEndpointFailure {
+            TokenEndpointFailure(kind: code == "slow_down" ? .transient : .permanent, code: code, message: "400: \(code)")
+        }
+    }
+
     /// What the manager installed.
     final class Installed: Sendable {
         let tokens = Mutex<[(profile: String, token: String)]>([])
@@ -115,9 +138,10 @@ struct LoginManagerTests {
 
     let timers = ManualTimers()
     let endpoint = HeldEndpoint()
+    let device = DeviceEndpoint()
     let installed = Installed()
     let settings = OAuthSettings(
-        clientID: "c", authorizeURL: "http://127.0.0.1:9/authorize", tokenURL: "http://127.0.0.1:9/token", redirectPort: 0, loginTimeout: 300)
+        clientID: "c", endpoints: OAuthEndpoints(authorize: "http://127.0.0.1:9/authorize", token: "http://127.0.0.1:9/token"), redirectPort: 0, loginTimeout: 300)
     let tokens = TokenSet(accessToken: Secret("at-login"), refreshToken: Secret("rt-login"), expiresAt: nil, scopes: nil, issuedAt: Date())
 
     func manager(gate: BindGate? = nil) -> LoginManager {
@@ -130,7 +154,9 @@ struct LoginManagerTests {
                 await gate?.pass()
                 return try await CallbackListener.bind(port: port, limits: ServerLimits(), logger: Logger(label: "test"))
             },
-            exchange: endpoint.exchange)
+            exchange: endpoint.exchange,
+            authorizeDevice: { _, _ in .success(device.authorization) },
+            pollDevice: { code, _, _ in await device.poll(code) })
         return LoginManager(dependencies: dependencies, logger: Logger(label: "test")) { profile, _, tokens in
             installed.tokens.withLock { $0.append((profile, tokens.accessToken.unredacted)) }
         }
@@ -254,5 +280,80 @@ struct LoginManagerTests {
         }
         #expect(reason == "the code exchange failed: 400: invalid_grant")
         #expect(installed.count == 0)
+    }
+
+    /// Starts a device login and collects the two sleeps it begins: the codes' lifetime and the first poll's wait.
+    func startDevice(_ manager: LoginManager, _ started: inout AsyncStream<Duration>.Iterator) async throws -> LoginManager.Ticket {
+        let ticket = try await manager.startDevice(profile: "work", settings: settings, clientSecret: nil)
+        var first = [await started.next(), await started.next()].compactMap { $0 }
+        first.sort()
+        #expect(first == [.seconds(5), .seconds(600)])
+        return ticket
+    }
+
+    @Test("a device login polls at the interval; slow_down adds 5 s to every later poll; the tokens end it")
+    func devicePolling() async throws {
+        let manager = manager()
+        device.answers.withLock {
+            $0 = [.failure(DeviceEndpoint.refusal("authorization_pending")), .failure(DeviceEndpoint.refusal("slow_down"))]
+        }
+        var started = timers.started.makeAsyncIterator()
+        var polled = device.polled.makeAsyncIterator()
+        let ticket = try await startDevice(manager, &started)
+        #expect(ticket.device?.userCode == "WDJB-MJHT")
+        #expect(ticket.authorizeURL == "http://127.0.0.1:9/device?code=WDJB-MJHT")
+        #expect(ticket.redirectURI == nil)
+
+        timers.advance(.seconds(5))
+        #expect(await polled.next() == "dc-1")  // authorization_pending
+        #expect(await started.next() == .seconds(5))
+        timers.advance(.seconds(5))
+        #expect(await polled.next() == "dc-1")  // slow_down
+        #expect(await started.next() == .seconds(10))
+        // Nine seconds on, the slowed poll is still waiting.
+        timers.advance(.seconds(9))
+        #expect(timers.sleeping == 2)
+        timers.advance(.seconds(1))
+        #expect(await polled.next() == "dc-1")  // authorization_pending: the interval stays 10 s
+        #expect(await started.next() == .seconds(10))
+        device.answers.withLock { $0 = [.success(tokens)] }
+        async let outcome = manager.wait(ticket.id, seconds: 60)
+        #expect(await started.next() == .seconds(60))
+        timers.advance(.seconds(10))
+        #expect(await polled.next() == "dc-1")
+        #expect(try await outcome == .succeeded)
+        #expect(installed.tokens.withLock { $0.map(\.token) } == ["at-login"])
+        #expect(timers.sleeping == 0)
+    }
+
+    @Test("a device login ends at access_denied, at expired_token, and when its codes' lifetime runs out on the injected clock")
+    func deviceEnds() async throws {
+        let manager = manager()
+        var started = timers.started.makeAsyncIterator()
+        var polled = device.polled.makeAsyncIterator()
+        for (code, reason) in [
+            ("access_denied", "the sign-in was denied at the authorization server"),
+            ("expired_token", "the code expired before the sign-in was approved: run `claude-auth login --device` again"),
+        ] {
+            device.answers.withLock { $0 = [.failure(DeviceEndpoint.refusal(code))] }
+            let ticket = try await startDevice(manager, &started)
+            timers.advance(.seconds(5))
+            #expect(await polled.next() == "dc-1")
+            #expect(try await manager.wait(ticket.id, seconds: 60) == .failed(reason))
+            #expect(timers.sleeping == 0)
+        }
+
+        let ticket = try await startDevice(manager, &started)
+        for _ in 0..<119 {
+            timers.advance(.seconds(5))
+            #expect(await polled.next() == "dc-1")
+            #expect(await started.next() == .seconds(5))
+        }
+        // The codes expire as the 120th poll falls due: the login fails, whichever of the two runs first.
+        timers.advance(.seconds(5))
+        #expect(try await manager.wait(ticket.id, seconds: 60) == .failed("the login was not completed within 600 s"))
+        #expect(installed.count == 0)
+        // A pasted code is no way to finish a device login.
+        await #expect(throws: ServiceError.self) { try await manager.submit(ticket.id, input: "code") }
     }
 }

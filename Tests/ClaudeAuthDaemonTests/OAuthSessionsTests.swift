@@ -64,7 +64,7 @@ struct OAuthSessionsTests {
     let schedulers = Schedulers()
     let clock = ManualClock()
     let endpoint = ScriptedEndpoint()
-    let settings = OAuthSettings(clientID: "c", authorizeURL: "http://127.0.0.1:9/a", tokenURL: "http://127.0.0.1:9/token")
+    let settings = OAuthSettings(clientID: "c", endpoints: OAuthEndpoints(authorize: "http://127.0.0.1:9/a", token: "http://127.0.0.1:9/token"))
 
     var now: Date { clock.now }
     var store: CredentialStore { CredentialStore(stateDirectory: directory) }

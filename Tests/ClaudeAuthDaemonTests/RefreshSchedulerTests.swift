@@ -38,7 +38,7 @@ struct RefreshSchedulerTests {
     let directory = "/tmp/ca-scheduler-" + UUID().uuidString.prefix(8)
     let endpoint = CancellableEndpoint()
     let issued = Date()
-    let settings = OAuthSettings(clientID: "c", authorizeURL: "http://127.0.0.1:9/a", tokenURL: "http://127.0.0.1:9/token")
+    let settings = OAuthSettings(clientID: "c", endpoints: OAuthEndpoints(authorize: "http://127.0.0.1:9/a", token: "http://127.0.0.1:9/token"))
     var store: CredentialStore { CredentialStore(stateDirectory: directory) }
 
     func tokens(_ generation: Int) -> TokenSet {

@@ -1,3 +1,4 @@
+import Logging
 import AsyncHTTPClient
 import ClaudeAuthCore
 import Foundation
@@ -15,7 +16,7 @@ struct GlewlwydTokenEndpointTests {
         let redirectPort = try freePort()
         let server = try GlewlwydServer(redirectPorts: [redirectPort], accessTokenLifetime: 60)
         let settings = OAuthSettings(
-            clientID: server.clientID, authorizeURL: server.authorizeURL, tokenURL: server.tokenURL,
+            clientID: server.clientID, endpoints: OAuthEndpoints(authorize: server.authorizeURL, token: server.tokenURL),
             scopes: ["openid", "offline_access"], redirectPort: redirectPort)
         let secrets = AuthorizationSecrets()
         let redirectURI = settings.redirectURI(port: redirectPort)
@@ -33,7 +34,7 @@ struct GlewlwydTokenEndpointTests {
         let code = try #require(parameters["code"])
 
         let http = HTTPClient(configuration: .init(redirectConfiguration: .disallow))
-        let client = TokenEndpointClient(http: http)
+        let client = TokenEndpointClient(http: http, stateDirectory: "/nonexistent", logger: Logger(label: "test"))
         let issued = await client.exchange(
             code: code, verifier: secrets.verifier, redirectURI: redirectURI, state: secrets.state, settings: settings, secret: nil)
         let refreshed = try await client.refresh(try #require(try issued.get().refreshToken), settings: settings, secret: nil).get()

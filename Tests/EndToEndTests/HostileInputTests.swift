@@ -32,7 +32,7 @@ struct HostileInputTests {
 
     /// The identity under which the daemon stores the tokens of `oauthProfile(_:clientID:tokenURL:…)`.
     func storedIdentity(clientID: String, tokenURL: String) -> CredentialIdentity {
-        OAuthSettings(clientID: clientID, authorizeURL: "http://127.0.0.1:9/authorize", tokenURL: tokenURL).identity
+        OAuthSettings(clientID: clientID, endpoints: OAuthEndpoints(authorize: "http://127.0.0.1:9/authorize", token: tokenURL)).identity
     }
 
     func logIn(_ profile: String, code: String) throws -> LoginStatusResponse {

@@ -1,3 +1,4 @@
+import Logging
 import AsyncHTTPClient
 import ClaudeAuthCore
 import Foundation
@@ -19,7 +20,7 @@ struct TokenEndpointClientTests {
         let endpoint = try await FaultyTokenEndpoint(answer: answer)
         let http = HTTPClient(configuration: .init(redirectConfiguration: .disallow))
         do {
-            try await body(TokenEndpointClient(http: http), endpoint)
+            try await body(TokenEndpointClient(http: http, stateDirectory: "/nonexistent", logger: Logger(label: "test")), endpoint)
         } catch {
             await endpoint.stop()
             try await http.shutdown()
@@ -31,8 +32,7 @@ struct TokenEndpointClientTests {
 
     func settings(_ endpoint: FaultyTokenEndpoint, encoding: OAuthSettings.TokenRequestEncoding = .form) -> OAuthSettings {
         OAuthSettings(
-            clientID: "my client", authorizeURL: "http://127.0.0.1/authorize", tokenURL: endpoint.url,
-            revocationURL: "http://127.0.0.1:\(endpoint.port)/revoke", tokenRequest: encoding)
+            clientID: "my client", endpoints: OAuthEndpoints(authorize: "http://127.0.0.1/authorize", token: endpoint.url, revocation: "http://127.0.0.1:\(endpoint.port)/revoke"), tokenRequest: encoding)
     }
 
     static func form(_ body: String) -> [String: String] {
@@ -132,9 +132,9 @@ struct TokenEndpointClientTests {
     func refused() async throws {
         let http = HTTPClient(configuration: .init(redirectConfiguration: .disallow))
         // async-http-client retries a refused connection until the deadline: keep it short.
-        let client = TokenEndpointClient(http: http)
+        let client = TokenEndpointClient(http: http, stateDirectory: "/nonexistent", logger: Logger(label: "test"))
         let settings = OAuthSettings(
-            clientID: "c", authorizeURL: "http://127.0.0.1:1/a", tokenURL: "http://127.0.0.1:1/token?secret=x", tokenTimeout: 1)
+            clientID: "c", endpoints: OAuthEndpoints(authorize: "http://127.0.0.1:1/a", token: "http://127.0.0.1:1/token?secret=x"), tokenTimeout: 1)
         let result = await client.exchange(
             code: "c", verifier: Secret("v"), redirectURI: "http://localhost/cb", state: Secret("s"), settings: settings, secret: nil)
         try await http.shutdown()

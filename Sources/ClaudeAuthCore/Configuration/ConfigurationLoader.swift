@@ -77,7 +77,7 @@ private struct Validator {
             if let other = identities[settings.identity] {
                 throw error(
                     at: ["profiles", profile.name],
-                    "profiles \"\(other)\" and \"\(profile.name)\" have the same token_url, client_id and scopes, so they "
+                    "profiles \"\(other)\" and \"\(profile.name)\" have the same issuer (or token_url), client_id and scopes, so they "
                         + "would share one login: keep one of them")
             }
             identities[settings.identity] = profile.name
@@ -226,7 +226,8 @@ private struct Validator {
     }
 
     static let oauthKeys: Set<String> = [
-        "kind", "client_id", "authorize_url", "token_url", "revocation_url", "scopes", "redirect_port", "token_request",
+        "kind", "client_id", "issuer", "authorize_url", "token_url", "revocation_url", "device_authorization_url", "login_flow",
+        "scopes", "redirect_port", "token_request",
         "client_auth", "headers", "authorize_params", "client_secret_file", "ca_file", "login_timeout",
         "min_validity", "token_timeout", "fallback", "git_username", "git_hosts", "upstream", "sdk_profile", "remote",
     ]
@@ -242,13 +243,26 @@ private struct Validator {
             guard let value = table[key] else { return nil }
             return try string(value, at: path + [key])
         }
-        var settings = OAuthSettings(
-            clientID: try required("client_id"),
-            authorizeURL: try endpoint(try required("authorize_url"), at: path + ["authorize_url"]),
-            tokenURL: try endpoint(try required("token_url"), at: path + ["token_url"])
-        )
-        if let revocation = try optional("revocation_url") {
-            settings.revocationURL = try endpoint(revocation, at: path + ["revocation_url"])
+        let clientID = try required("client_id")
+        var endpoints = OAuthEndpoints()
+        for (key, keyPath) in Self.endpointKeys {
+            endpoints[keyPath: keyPath] = try optional(key).map { text throws(ConfigurationError) in try endpoint(text, at: path + [key]) }
+        }
+        let issuer = try optional("issuer").map { text throws(ConfigurationError) in try self.issuer(text, at: path + ["issuer"]) }
+        if issuer == nil {
+            for (key, value) in [("authorize_url", endpoints.authorize), ("token_url", endpoints.token)] where value == nil {
+                throw error(at: path, "oauth profile \"\(path[1])\" needs issuer, or authorize_url and token_url: \(key) is missing")
+            }
+        }
+        var settings = OAuthSettings(clientID: clientID, issuer: issuer, endpoints: endpoints)
+        if let name = try optional("login_flow") {
+            guard let flow = OAuthSettings.LoginFlow(rawValue: name) else {
+                throw error(at: path + ["login_flow"], "login_flow must be \"browser\" or \"device\"")
+            }
+            guard flow == .browser || issuer != nil || endpoints.deviceAuthorization != nil else {
+                throw error(at: path + ["login_flow"], "login_flow = \"device\" needs device_authorization_url, or an issuer whose metadata lists one")
+            }
+            settings.loginFlow = flow
         }
         if let value = table["scopes"] {
             guard let array = value.array else { throw typeError(value, at: path + ["scopes"], expected: "an array of strings") }
@@ -300,6 +314,20 @@ private struct Validator {
         return settings
     }
 
+    private static var endpointKeys: [(String, WritableKeyPath<OAuthEndpoints, String?>)] {
+        [
+            ("authorize_url", \.authorize), ("token_url", \.token), ("revocation_url", \.revocation),
+            ("device_authorization_url", \.deviceAuthorization),
+        ]
+    }
+
+    /// An issuer identifier (RFC 8414 §2): an endpoint URL without a query.
+    private func issuer(_ text: String, at path: [String]) throws(ConfigurationError) -> String {
+        let text = try endpoint(text, at: path)
+        guard !text.contains("?") else { throw error(at: path, "issuer must not have a query") }
+        return text
+    }
+
     /// An endpoint URL: absolute http(s), and HTTPS unless the host is loopback.
     private func endpoint(_ text: String, at path: [String]) throws(ConfigurationError) -> String {
         guard let url = EndpointURL(text) else {
@@ -328,14 +356,14 @@ private struct Validator {
             guard let clientID = values["CLAUDE_OAUTH_CLIENT_ID"], let authorize = values["CLAUDE_OAUTH_AUTHORIZE_URL"],
                 let token = values["CLAUDE_OAUTH_TOKEN_URL"]
             else { return configuration }
-            settings = OAuthSettings(clientID: clientID, authorizeURL: authorize, tokenURL: token)
+            settings = OAuthSettings(clientID: clientID, endpoints: OAuthEndpoints(authorize: authorize, token: token))
         case .apiKey?:
             return configuration
         }
         let environmentError = { (message: String) in ConfigurationError(file: file, message: "environment: \(message)") }
         if let clientID = values["CLAUDE_OAUTH_CLIENT_ID"] { settings.clientID = clientID }
         if let secret = values["CLAUDE_OAUTH_CLIENT_SECRET"] { settings.clientSecret = Secret(secret) }
-        for (variable, keyPath) in [("CLAUDE_OAUTH_AUTHORIZE_URL", \OAuthSettings.authorizeURL), ("CLAUDE_OAUTH_TOKEN_URL", \OAuthSettings.tokenURL)] {
+        for (variable, keyPath) in [("CLAUDE_OAUTH_AUTHORIZE_URL", \OAuthSettings.endpoints.authorize), ("CLAUDE_OAUTH_TOKEN_URL", \OAuthSettings.endpoints.token)] {
             guard let text = values[variable] else { continue }
             guard let url = EndpointURL(text), url.isAcceptableForSecrets else {
                 throw environmentError("\(variable) must be an https URL (plain http only to a loopback host)")

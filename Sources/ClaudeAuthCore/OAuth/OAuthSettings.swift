@@ -18,14 +18,22 @@ public struct OAuthSettings: Sendable, Equatable {
         case body
     }
 
+    /// How `login` signs in when the client does not say.
+    public enum LoginFlow: String, Sendable, Equatable {
+        /// Authorization Code + PKCE through a browser (RFC 6749 §4.1, RFC 7636).
+        case browser
+        /// The device authorization grant (RFC 8628).
+        case device
+    }
+
     /// The client identifier.
     public var clientID: String
-    /// The authorization endpoint.
-    public var authorizeURL: String
-    /// The token endpoint.
-    public var tokenURL: String
-    /// The revocation endpoint (RFC 7009), if any.
-    public var revocationURL: String?
+    /// The authorization server's issuer identifier, whose metadata supplies the endpoints not configured.
+    public var issuer: String?
+    /// The endpoints configured, or, once resolved, those the daemon calls.
+    public var endpoints: OAuthEndpoints
+    /// How `login` signs in by default.
+    public var loginFlow: LoginFlow
     /// The scopes requested.
     public var scopes: [String]
     /// The loopback redirect port; 0 for an ephemeral one.
@@ -57,9 +65,9 @@ public struct OAuthSettings: Sendable, Equatable {
     /// a minute's minimum validity and 15 s per token request.
     public init(
         clientID: String,
-        authorizeURL: String,
-        tokenURL: String,
-        revocationURL: String? = nil,
+        issuer: String? = nil,
+        endpoints: OAuthEndpoints,
+        loginFlow: LoginFlow = .browser,
         scopes: [String] = [],
         redirectPort: Int = 8089,
         redirectHost: String = "localhost",
@@ -75,9 +83,9 @@ public struct OAuthSettings: Sendable, Equatable {
         tokenTimeout: Int = 15
     ) {
         self.clientID = clientID
-        self.authorizeURL = authorizeURL
-        self.tokenURL = tokenURL
-        self.revocationURL = revocationURL
+        self.issuer = issuer
+        self.endpoints = endpoints
+        self.loginFlow = loginFlow
         self.scopes = scopes
         self.redirectPort = redirectPort
         self.redirectHost = redirectHost
@@ -93,10 +101,11 @@ public struct OAuthSettings: Sendable, Equatable {
         self.tokenTimeout = tokenTimeout
     }
 
-    /// The identity its tokens are stored under: token URL, client and scopes (DESIGN §5).
+    /// The identity its tokens are stored under (DESIGN §5): the issuer when there is one, else the token URL, with
+    /// client and scopes. So it is known before the issuer's metadata is read, and does not change when that is.
     public var identity: CredentialIdentity {
-        CredentialIdentity(
-            canonical: "oauth\ntoken_url=\(tokenURL)\nclient_id=\(clientID)\nscopes=\(scopes.sorted().joined(separator: " "))")
+        let server = issuer.map { "issuer=\($0)" } ?? "token_url=\(endpoints.token ?? "")"
+        return CredentialIdentity(canonical: "oauth\n\(server)\nclient_id=\(clientID)\nscopes=\(scopes.sorted().joined(separator: " "))")
     }
 
     /// How long a refresh grant stays open for the server's answer, in seconds: far longer than a client waits

@@ -94,7 +94,8 @@ public struct Daemon: Sendable {
         }
         // Token requests never follow redirects: a redirected POST could carry secrets elsewhere.
         let http = HTTPClient(configuration: .init(redirectConfiguration: .disallow))
-        let tokenEndpoint = TokenEndpointClient(http: http)
+        let stateDirectory = DefaultPaths.stateDirectory(environment: options.environment)
+        let tokenEndpoint = TokenEndpointClient(http: http, stateDirectory: stateDirectory, logger: logger)
         let (wakeups, wake) = RefreshScheduler.makeWakeups()
         let timer: WallClockTimer
         do {
@@ -124,7 +125,6 @@ public struct Daemon: Sendable {
             logger.debug("no session bus: no desktop sign-in prompts", metadata: ["error": "\(error)"])
         }
         let (loginEvents, loginEventSink) = AsyncStream.makeStream(of: OAuthSessions.LoginEvent.self)
-        let stateDirectory = DefaultPaths.stateDirectory(environment: options.environment)
         let hasDesktop = desktop != nil
         let sessions = OAuthSessions(
             store: CredentialStore(stateDirectory: stateDirectory), environment: options.environment,

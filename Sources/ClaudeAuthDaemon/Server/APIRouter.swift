@@ -69,9 +69,15 @@ struct APIRouter: Sendable {
         case (.POST, "/v1/login"):
             let body: LoginRequest = try decode(request.body, orEmpty: LoginRequest(profile: nil, mode: nil))
             let oauth = try credentials.oauthSettings(for: body.profile ?? profile)
-            let ticket = try await logins.start(profile: oauth.profile, settings: oauth.settings, clientSecret: oauth.clientSecret)
+            let device = body.mode.map { $0 == .device } ?? (oauth.settings.loginFlow == .device)
+            let ticket =
+                device
+                ? try await logins.startDevice(profile: oauth.profile, settings: oauth.settings, clientSecret: oauth.clientSecret)
+                : try await logins.start(profile: oauth.profile, settings: oauth.settings, clientSecret: oauth.clientSecret)
             return .json(
-                LoginTicketResponse(loginID: ticket.id, authorizeURL: ticket.authorizeURL, redirectURI: ticket.redirectURI, expiresAt: ticket.expiresAt),
+                LoginTicketResponse(
+                    loginID: ticket.id, authorizeURL: ticket.authorizeURL, redirectURI: ticket.redirectURI, userCode: ticket.device?.userCode,
+                    verificationURI: ticket.device?.verificationURI, deviceFlow: ticket.deviceFlowAvailable, expiresAt: ticket.expiresAt),
                 status: .accepted)
         case (.GET, let path) where path.hasPrefix("/v1/login/") && !path.hasSuffix("/code"):
             let wait = min(max(Int(request.query["wait"] ?? "0") ?? 0, 0), 60)
@@ -86,10 +92,10 @@ struct APIRouter: Sendable {
             var revocationError: String?
             var revoked = false
             // The refresh token outlives the access token: revoke it when there is one, even after the access token expired.
-            if let held, oauth.settings.revocationURL != nil {
+            if let held {
                 let token = held.refreshToken ?? held.accessToken
                 switch await tokenEndpoint.revoke(token, hint: held.refreshToken == nil ? "access_token" : "refresh_token", settings: oauth.settings, secret: oauth.clientSecret) {
-                case .success: revoked = true
+                case .success(let done): revoked = done
                 case .failure(let failure): revocationError = failure.message
                 }
             }
