@@ -65,19 +65,4 @@ struct ClientLoginTests {
         #expect(try sandbox.client(["token", "--profile", "work"]).status == 0)
         daemon.stop()
     }
-
-    /// Reads one line from a pipe, waiting at most `timeout` seconds.
-    func readLine(from fd: Int32, timeout: Int) -> String? {
-        var line: [UInt8] = []
-        var poller = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-        let deadline = Date().addingTimeInterval(TimeInterval(timeout))
-        while true {
-            let left = Int32(max(0, deadline.timeIntervalSinceNow) * 1000)
-            guard left > 0, poll(&poller, 1, left) > 0 else { return nil }
-            var byte: UInt8 = 0
-            guard read(fd, &byte, 1) == 1 else { return nil }
-            if byte == UInt8(ascii: "\n") { return String(decoding: line, as: UTF8.self) }
-            line.append(byte)
-        }
-    }
 }

@@ -3,6 +3,7 @@ import Foundation
 /// A private glewlwyd authorization server on loopback, started by `Tests/Servers/glewlwyd/start`.
 final class GlewlwydServer {
     let workdir: String
+    let issuer: String
     let authorizeURL: String
     let tokenURL: String
     let userinfoURL: String
@@ -26,6 +27,7 @@ final class GlewlwydServer {
             guard let equals = line.firstIndex(of: "=") else { continue }
             values[String(line[..<equals])] = String(line[line.index(after: equals)...])
         }
+        issuer = values["ISSUER"] ?? ""
         authorizeURL = values["AUTHORIZE_URL"] ?? ""
         tokenURL = values["TOKEN_URL"] ?? ""
         userinfoURL = values["USERINFO_URL"] ?? ""
@@ -88,6 +90,12 @@ final class GlewlwydServer {
             which("curl")!, ["-sS", "-o", "/dev/null", "-w", "%{http_code}", "-H", "Authorization: Bearer \(token)", userinfoURL],
             environment: [:], timeout: 30)
         return result.stdout == "200"
+    }
+
+    /// Plays the user approving a device login at its verification URI (with the user code in it), as alice.
+    func approveDevice(_ verificationURL: String) throws {
+        let result = try runCommand(Self.scripts + "/device", [verificationURL], environment: ["PATH": "/usr/bin:/bin"], timeout: 60)
+        guard result.status == 0 else { throw HarnessError(description: "the scripted approval failed: \(result.stderr)") }
     }
 
     /// Plays the user in a browser: logs in as alice, grants the scopes, and returns the redirect URL it ends on.
