@@ -385,3 +385,34 @@ public struct ForgottenResponse: Codable, Sendable, Equatable {
         self.profile = profile
     }
 }
+
+/// `GET /v1/issuer?url=ISSUER`: the endpoints an issuer's metadata names, as the daemon read and checked them.
+public struct IssuerResponse: Codable, Sendable, Equatable {
+    /// The issuer asked about.
+    public var issuer: String
+    /// The authorization endpoint, for browser logins.
+    public var authorizeURL: String?
+    /// The token endpoint.
+    public var tokenURL: String?
+    /// The revocation endpoint, used at logout.
+    public var revocationURL: String?
+    /// The device authorization endpoint, for `login --device`.
+    public var deviceAuthorizationURL: String?
+
+    enum CodingKeys: String, CodingKey {
+        case issuer
+        case authorizeURL = "authorize_url"
+        case tokenURL = "token_url"
+        case revocationURL = "revocation_url"
+        case deviceAuthorizationURL = "device_authorization_url"
+    }
+
+    /// Creates the answer.
+    public init(issuer: String, authorizeURL: String?, tokenURL: String?, revocationURL: String?, deviceAuthorizationURL: String?) {
+        self.issuer = issuer
+        self.authorizeURL = authorizeURL
+        self.tokenURL = tokenURL
+        self.revocationURL = revocationURL
+        self.deviceAuthorizationURL = deviceAuthorizationURL
+    }
+}

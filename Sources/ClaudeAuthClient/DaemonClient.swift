@@ -73,6 +73,11 @@ public struct DaemonClient: Sendable {
         try decode(ok(http.send("POST", "/v1/reload")))
     }
 
+    /// `GET /v1/issuer`: the endpoints an issuer's metadata names, read and checked by the daemon.
+    public func issuer(_ url: String) throws(ClientError) -> IssuerResponse {
+        try decode(ok(http.send("GET", "/v1/issuer" + query(nil, ["url": url]))))
+    }
+
     /// `DELETE /v1/key`: forgets an api-key profile's stored key.
     public func forgetKey(profile: String) throws(ClientError) {
         _ = try ok(http.send("DELETE", "/v1/key" + query(profile)))

@@ -32,6 +32,14 @@ public struct ProfileEditor: Sendable {
         return table
     }
 
+    /// An `oauth` profile's table whose endpoints come from the issuer's metadata.
+    public static func oauthTable(_ name: String, issuer: String, clientID: String, scopes: [String], redirectPort: Int?) -> String {
+        var table = "[profiles.\(name)]\nkind = \"oauth\"\nissuer = \(quoted(issuer))\nclient_id = \(quoted(clientID))\n"
+        if !scopes.isEmpty { table += "scopes = [\(scopes.map(quoted).joined(separator: ", "))]\n" }
+        if let redirectPort { table += "redirect_port = \(redirectPort)\n" }
+        return table
+    }
+
     /// `text` with `table` appended after a blank line, and, with `asDefault`, `default_profile` naming `name`: its
     /// line replaced where the file has one, else put first.
     public static func adding(_ table: String, name: String, asDefault: Bool, to text: String) -> String {

@@ -67,9 +67,10 @@ struct DiscoveryEndToEndTests {
         #expect(daemon.stop() == 0)
     }
 
-    @Test("the device flow against glewlwyd: the client prints the code, the test approves it as the user, the login survives the client's end")
+    @Test("the device flow against glewlwyd: the client prints the code, the test approves it as the user, the login survives the client's end; without a display no browser runs and login says what does")
     func deviceLogin() throws {
-        let server = try GlewlwydServer(redirectPorts: [try freePort()])
+        let redirectPort = try freePort()
+        let server = try GlewlwydServer(redirectPorts: [redirectPort])
         try sandbox.writeConfig(
             """
             [profiles.work]
@@ -78,8 +79,16 @@ struct DiscoveryEndToEndTests {
             client_id = "\(server.clientID)"
             scopes = ["openid", "offline_access"]
             login_flow = "device"
+
+            [profiles.browser]
+            kind = "oauth"
+            issuer = "\(server.issuer)"
+            client_id = "\(server.clientID)"
+            scopes = ["openid"]
+            redirect_port = \(redirectPort)
             """)
         let daemon = try DaemonProcess(sandbox: sandbox)
+        try noDisplayLogin(server, redirectPort: redirectPort)
         var output: [Int32] = [0, 0]
         #expect(test_pipe_cloexec(&output) == 0)
         let errorPath = sandbox.root + "/login.err"
@@ -157,5 +166,37 @@ struct DiscoveryEndToEndTests {
         #expect(ticket.authorizeURL.hasPrefix("\(origin)/authorize?"))
         #expect(try sandbox.curl(["http://localhost/v1/health"]).stdout.contains("ok"))
         #expect(daemon.stop() == 0)
+    }
+
+    /// A browser login where DISPLAY and WAYLAND_DISPLAY are unset: xdg-open is never run, the advice names each way
+    /// that applies, and the login waits for the user, who finishes it as `ssh -L` would let them.
+    func noDisplayLogin(_ server: GlewlwydServer, redirectPort: Int) throws {
+        try FileManager.default.createDirectory(atPath: sandbox.root + "/bin", withIntermediateDirectories: true)
+        _ = try sandbox.writeFile("bin/xdg-open", "#!/bin/sh\ntouch \"\(sandbox.root)/xdg-open-ran\"\n", mode: 0o755)
+        let path = sandbox.root + "/bin:" + (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin")
+        var output: [Int32] = [0, 0]
+        #expect(test_pipe_cloexec(&output) == 0)
+        let errorPath = sandbox.root + "/browser-login.err"
+        let errorFD = try openOutput(errorPath)
+        let nothing = open("/dev/null", O_RDONLY | O_CLOEXEC)
+        let child = try ChildProcess(
+            Binaries.client, ["login", "--profile", "browser"], environment: sandbox.environment(["PATH": path]), stdin: nothing,
+            stdout: output[1], stderr: errorFD)
+        close(output[1])
+        close(errorFD)
+        close(nothing)
+        defer { close(output[0]) }
+        let url = try #require(readLine(from: output[0], timeout: 20))
+        #expect(url.hasPrefix(server.authorizeURL + "?"))
+        #expect(waitUntil(20) { ((try? String(contentsOfFile: errorPath, encoding: .utf8)) ?? "").contains("Waiting for the sign-in") })
+        let advice = try String(contentsOfFile: errorPath, encoding: .utf8)
+        #expect(advice.contains("No display here (DISPLAY and WAYLAND_DISPLAY are unset), so no browser was started."))
+        #expect(advice.contains("claude-auth login --device"))
+        #expect(advice.contains("claude-auth login --manual"))
+        #expect(advice.contains("ssh -L \(redirectPort):localhost:\(redirectPort) THIS-HOST"))
+        _ = try runCommand(which("curl")!, ["-sS", "-4", try server.signIn(url)], environment: sandbox.environment())
+        #expect(child.wait(timeout: 30) == 0)
+        #expect(!FileManager.default.fileExists(atPath: sandbox.root + "/xdg-open-ran"))
+        #expect(try token("browser").status == 0)
     }
 }

@@ -80,4 +80,66 @@ struct ProfileCommandsTests {
         #expect(try FileManager.default.contentsOfDirectory(atPath: sandbox.stateDirectory + "/credentials").isEmpty)
         #expect(daemon.stop() == 0)
     }
+
+    @Test("add-profile --oauth takes an issuer and a client id, and the login works; a bad URL or an unreachable issuer leaves the file as it was; remove-profile asks on a terminal")
+    func oauthProfile() throws {
+        let sandbox = try Sandbox()
+        try sandbox.writeConfig(Self.written)
+        let redirectPort = try freePort()
+        let server = try GlewlwydServer(redirectPorts: [redirectPort])
+        let daemon = try DaemonProcess(sandbox: sandbox, environment: ["ANTHROPIC_API_KEY": "sk-ant-api03-api"])
+        let closed = try freePort()
+        for (arguments, message) in [
+            (["--issuer", "ftp://idp.example.com", "--client-id", "c"], "an absolute https URL"),
+            (["--issuer", "http://127.0.0.1:\(closed)", "--client-id", "c"], "cannot read the metadata of the issuer http://127.0.0.1:\(closed)"),
+            (["--issuer", server.issuer], "--oauth needs --issuer URL and --client-id ID"),
+            (["--issuer", server.issuer, "--client-id", "c", "--key-env", "K"], "--key-env and --key-file are for --api-key"),
+        ] {
+            let refused = try sandbox.client(["add-profile", "work", "--oauth"] + arguments)
+            #expect(refused.status != 0, "\(arguments)")
+            #expect(refused.stderr.contains(message), "\(refused.stderr)")
+            #expect(try fileText(sandbox) == Self.written, "\(arguments)")
+        }
+
+        let add = [
+            "add-profile", "work", "--oauth", "--issuer", server.issuer, "--client-id", server.clientID, "--scope", "openid", "--scope",
+            "offline_access", "--redirect-port", String(redirectPort),
+        ]
+        let added = try sandbox.client(add)
+        #expect(added.status == 0, "\(added.stderr)")
+        let table = """
+
+            [profiles.work]
+            kind = "oauth"
+            issuer = "\(server.issuer)"
+            client_id = "\(server.clientID)"
+            scopes = ["openid", "offline_access"]
+            redirect_port = \(redirectPort)
+
+            """
+        #expect(try fileText(sandbox) == Self.written + table)
+        #expect(added.stdout.contains("  token endpoint: \(server.tokenURL)\n"))
+        #expect(added.stdout.contains("next: `claude-auth login --profile work` (or `--device`"))
+        let ticket = try sandbox.startLogin("work")
+        _ = try runCommand(which("curl")!, ["-sS", "-4", try server.signIn(ticket.authorizeURL)], environment: sandbox.environment())
+        #expect(try sandbox.loginStatus(ticket.loginID) == LoginStatusResponse(state: .succeeded))
+        let token = try sandbox.client(["token", "--profile", "work"]).stdout
+        #expect(token.hasPrefix("ey"))
+
+        // Without a terminal nothing is asked and the login is kept: the same profile added again finds it.
+        let kept = try sandbox.client(["remove-profile", "work"], stdin: "y\n")
+        #expect(kept.status == 0 && kept.stdout.contains("its stored credential is kept"), "\(kept.stderr)")
+        #expect(try fileText(sandbox) == Self.written)
+        #expect(try sandbox.client(add).status == 0)
+        #expect(try sandbox.client(["token", "--profile", "work"]).stdout == token)
+        // On a terminal it asks; "y" logs out and deletes the stored tokens.
+        let asked = try runCommand(
+            which("script")!, ["-qec", "\(Binaries.client) remove-profile work", "/dev/null"], environment: sandbox.environment(), stdin: "y\n")
+        #expect(asked.status == 0, "\(asked.stdout)")
+        #expect(asked.stdout.contains("Profile work holds a stored login. Forget it too? [y/N]"))
+        #expect(!asked.stdout.contains("is kept"))
+        #expect(try fileText(sandbox) == Self.written)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: sandbox.stateDirectory + "/credentials").isEmpty)
+        #expect(daemon.stop() == 0)
+    }
 }

@@ -102,11 +102,31 @@ struct APIRouter: Sendable {
             return .json(LogoutResponse(profile: oauth.profile, revoked: revoked, revocationError: revocationError))
         case (.POST, "/v1/refresh"):
             return .json(try await refresh(request, profile: profile))
+        case (.GET, "/v1/issuer"):
+            return .json(try await issuer(request.query["url"]))
         case (_, "/v1/health"), (_, "/v1/headers"), (_, "/v1/header"), (_, "/v1/token"), (_, "/v1/credential"), (_, "/v1/status"), (_, "/v1/key"),
-            (_, "/v1/reload"), (_, "/v1/login"), (_, "/v1/refresh"), (_, "/v1/logout"), (_, "/v1/login/"):
+            (_, "/v1/reload"), (_, "/v1/login"), (_, "/v1/refresh"), (_, "/v1/logout"), (_, "/v1/login/"), (_, "/v1/issuer"):
             throw .invalidRequest("\(request.method) is not allowed on \(request.path)")
         default:
             throw ServiceError(code: .notFound, message: "no such endpoint: \(request.path); see GET /v1/health")
+        }
+    }
+
+    /// `GET /v1/issuer?url=ISSUER`: reads and checks an issuer's metadata, as a profile with that issuer would,
+    /// for `add-profile --oauth` to refuse an issuer that cannot be used before it writes anything.
+    private func issuer(_ url: String?) async throws(ServiceError) -> IssuerResponse {
+        guard let url, let endpoint = EndpointURL(url), endpoint.isAcceptableForSecrets, !url.contains("?") else {
+            throw .invalidRequest("give the issuer as url=: an absolute https URL (plain http only to a loopback host) without query")
+        }
+        let probe = OAuthSettings(clientID: "", issuer: url, endpoints: OAuthEndpoints(), tokenTimeout: 10)
+        switch await tokenEndpoint.resolve(probe) {
+        case .success(let resolved):
+            let found = resolved.endpoints
+            return IssuerResponse(
+                issuer: url, authorizeURL: found.authorize, tokenURL: found.token, revocationURL: found.revocation,
+                deviceAuthorizationURL: found.deviceAuthorization)
+        case .failure(let failure):
+            throw ServiceError(code: .tokenEndpointUnavailable, message: failure.message)
         }
     }
 
