@@ -107,7 +107,7 @@ let package = Package(
 // `make fuzz` (CLAUDE_AUTH_FUZZ=1): one libFuzzer target per parser that untrusted bytes reach, built with
 // `--sanitize=fuzzer --sanitize=address` in a scratch folder of their own.
 if Context.environment["CLAUDE_AUTH_FUZZ"] != nil {
-    for name in ["FuzzConfiguration", "FuzzTokenResponse", "FuzzPastedCode", "FuzzStoredCredential"] {
+    for name in ["FuzzConfiguration", "FuzzTokenResponse", "FuzzPastedCode", "FuzzStoredCredential", "FuzzIssuerAnswers"] {
         package.targets.append(.executableTarget(name: name, dependencies: ["ClaudeAuthCore"], path: "Fuzz/Targets/\(name)"))
     }
     package.targets.append(.executableTarget(name: "FuzzHelperInput", dependencies: ["ClaudeAuthClient"], path: "Fuzz/Targets/FuzzHelperInput"))
