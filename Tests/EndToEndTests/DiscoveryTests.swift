@@ -21,16 +21,7 @@ struct DiscoveryEndToEndTests {
     func discoveredLifecycle() throws {
         let redirectPort = try freePort()
         let server = try GlewlwydServer(redirectPorts: [redirectPort])
-        try sandbox.writeConfig(
-            """
-            [profiles.work]
-            kind = "oauth"
-            issuer = "\(server.issuer)"
-            client_id = "\(server.clientID)"
-            scopes = ["openid", "offline_access"]
-            redirect_port = \(redirectPort)
-            token_timeout = 3
-            """)
+        try sandbox.writeConfig(server.discoveredProfile("work", extra: "redirect_port = \(redirectPort)\ntoken_timeout = 3\n"))
         var daemon = try DaemonProcess(sandbox: sandbox)
         let ticket = try sandbox.startLogin("work")
         #expect(ticket.authorizeURL.hasPrefix(server.authorizeURL + "?"))
@@ -72,21 +63,8 @@ struct DiscoveryEndToEndTests {
         let redirectPort = try freePort()
         let server = try GlewlwydServer(redirectPorts: [redirectPort])
         try sandbox.writeConfig(
-            """
-            [profiles.work]
-            kind = "oauth"
-            issuer = "\(server.issuer)"
-            client_id = "\(server.clientID)"
-            scopes = ["openid", "offline_access"]
-            login_flow = "device"
-
-            [profiles.browser]
-            kind = "oauth"
-            issuer = "\(server.issuer)"
-            client_id = "\(server.clientID)"
-            scopes = ["openid"]
-            redirect_port = \(redirectPort)
-            """)
+            server.discoveredProfile("work", extra: "login_flow = \"device\"\n\n")
+                + server.discoveredProfile("browser", scopes: ["openid"], extra: "redirect_port = \(redirectPort)\n"))
         let daemon = try DaemonProcess(sandbox: sandbox)
         try noDisplayLogin(server, redirectPort: redirectPort)
         var output: [Int32] = [0, 0]

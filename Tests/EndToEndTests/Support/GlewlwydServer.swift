@@ -45,6 +45,18 @@ final class GlewlwydServer {
             name, clientID: clientID, authorizeURL: authorizeURL, tokenURL: tokenURL, scopes: scopes, redirectPort: redirectPort, extra: extra)
     }
 
+    /// A `[profiles.NAME]` table that names only this server's issuer, for discovery, with `extra` lines appended.
+    func discoveredProfile(_ name: String, scopes: [String] = ["openid", "offline_access"], extra: String = "") -> String {
+        """
+        [profiles.\(name)]
+        kind = "oauth"
+        issuer = "\(issuer)"
+        client_id = "\(clientID)"
+        scopes = [\(scopes.map { "\"\($0)\"" }.joined(separator: ", "))]
+
+        """ + extra
+    }
+
     /// The server's process ID, while it runs.
     var pid: Int32? {
         (try? String(contentsOfFile: workdir + "/glewlwyd.pid", encoding: .utf8)).flatMap { Int32($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
