@@ -2,6 +2,7 @@
 #   make install   build release binaries, install them, their man pages and bash/zsh/fish completions and
 #                  the user units, enable the socket
 #   make test      run the whole test suite
+#   make deb       build claude-auth_VERSION_ARCH.deb (into DEB_DIR, default .) and check it with lintian
 #   make bench     measure the client's start-up and the daemon's throughput
 #   make fuzz      run every libFuzzer target for FUZZ_SECONDS (default 60) each; fails on a crash, leak or timeout
 # PREFIX (default ~/.local) and DESTDIR work as packagers expect.
@@ -27,7 +28,7 @@ CLIENT_BUILD = $(SWIFT) build $(RELEASE_FLAGS) --scratch-path $(CLIENT_SCRATCH) 
 	-Xswiftc -static-executable \
 	-Xlinker -l_FoundationCShims -Xlinker -l_FoundationCollections -Xlinker -lswiftSynchronization
 
-.PHONY: all build install uninstall test bench fuzz clean
+.PHONY: all build install uninstall deb test bench fuzz clean
 
 all: build
 
@@ -73,6 +74,11 @@ uninstall:
 	done
 	@if [ -z "$(DESTDIR)" ] && systemctl --user show-environment >/dev/null 2>&1; then systemctl --user daemon-reload; fi
 
+DEB_DIR ?= .
+
+deb: build
+	Packaging/build-deb "$(DEB_DIR)"
+
 # The user-manager tests boot a container (root, systemd-nspawn and debootstrap needed) and install the
 # project into alice's home there as `make install` would: it is staged here, release-built.
 STAGE = $(CURDIR)/.build/container-stage
@@ -84,7 +90,8 @@ test:
 	$(SWIFT) build --build-tests
 	@Tests/Servers/sdk/setup "$(SDK_VENV)" || { echo "cannot install the anthropic SDK from PyPI: the SDK tests are skipped"; [ -z "$$CI" ]; }
 	@if [ "$$(id -u)" = 0 ] && command -v systemd-nspawn >/dev/null && command -v debootstrap >/dev/null; then \
-		rm -rf "$(STAGE)" && $(MAKE) --no-print-directory install DESTDIR="$(STAGE)" PREFIX=/home/alice/.local; \
+		rm -rf "$(STAGE)" && $(MAKE) --no-print-directory install DESTDIR="$(STAGE)" PREFIX=/home/alice/.local && \
+		$(MAKE) --no-print-directory deb DEB_DIR="$(STAGE)/packages"; \
 	fi
 	CLAUDE_AUTH_BIN_DIR="$$($(SWIFT) build --show-bin-path)" CLAUDE_AUTH_STAGE_DIR="$(STAGE)" CLAUDE_AUTH_SDK_PYTHON="$(SDK_VENV)/bin/python3" $(SWIFT) test --skip-build
 

@@ -86,6 +86,50 @@ struct UserManagerTests {
         #expect(try container.property("MainPID", of: "claude-authd.service") != firstPID)
     }
 
+    @Test("the Debian package: apt-get install, the socket enabled by the user, the same checks as make install; apt-get remove leaves nothing")
+    func debianPackage() throws {
+        let container = try UserManagerContainer()
+        func mustAsRoot(_ script: String) throws -> String {
+            let result = try container.asRoot("export PATH=/usr/sbin:/usr/bin:/sbin:/bin; " + script, timeout: 120)
+            guard result.status == 0 else { throw HarnessError(description: "`\(script)` exited \(result.status): \(result.stderr)\(result.stdout)") }
+            return result.stdout
+        }
+        let deb = try mustAsRoot("ls /stage/packages/claude-auth_*.deb").trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(deb.hasSuffix("_amd64.deb") || deb.hasSuffix(".deb"))
+        // Copied out of the read-only bind first: apt reads a local package as its own unprivileged user.
+        try mustAsRoot("cp \(deb) /tmp/ && apt-get install -y -q /tmp/\(deb.split(separator: "/").last ?? "") </dev/null")
+        let files = try mustAsRoot("dpkg -L claude-auth").split(separator: "\n").map(String.init)
+        for path in [
+            "/usr/bin/claude-authd", "/usr/bin/claude-auth", "/usr/lib/systemd/user/claude-authd.service", "/usr/lib/systemd/user/claude-authd.socket",
+            "/usr/share/man/man1/claude-auth.1.gz", "/usr/share/bash-completion/completions/claude-auth",
+            "/usr/share/zsh/vendor-completions/_claude-auth", "/usr/share/fish/vendor_completions.d/claude-auth.fish",
+            "/usr/share/doc/claude-auth/copyright", "/usr/share/doc/claude-auth/changelog.gz",
+        ] {
+            #expect(files.contains(path), "\(path) is not in the package")
+        }
+
+        try container.mustAsUser(
+            """
+            mkdir -p -m 0700 ~/.config/claude-auth && umask 077 && cat > ~/.config/claude-auth/key && \
+            printf '%s\\n' '[profiles.default]' 'kind = "api-key"' 'key_file = "~/.config/claude-auth/key"' > ~/.config/claude-auth/config.toml
+            """, stdin: Self.key)
+        try container.mustAsUser("systemctl --user daemon-reload && systemctl --user enable --now claude-authd.socket")
+        #expect(try container.property("FragmentPath", of: "claude-authd.service") == "/usr/lib/systemd/user/claude-authd.service")
+        #expect(try container.property("ExecStart", of: "claude-authd.service").contains("path=/usr/bin/claude-authd "))
+        #expect(try container.mustAsUser("command -v claude-auth") == "/usr/bin/claude-auth\n")
+        #expect(try container.mustAsUser("claude-auth header").hasPrefix("x-api-key: \(Self.key)\n"))
+        #expect(try eventually { try container.property("SubState", of: "claude-authd.service") == "running" })
+        #expect(try container.property("StatusText", of: "claude-authd.service") == "serving 1 profile, default default")
+
+        try container.mustAsUser("systemctl --user disable --now claude-authd.socket claude-authd.service")
+        try mustAsRoot("apt-get remove -y -q claude-auth </dev/null")
+        #expect(try mustAsRoot("dpkg-query -W -f='${db:Status-Status}' claude-auth 2>/dev/null || echo not-installed") == "not-installed")
+        let left = try mustAsRoot("for f in \(files.joined(separator: " ")); do [ -f \"$f\" ] && echo \"$f\"; done; true")
+        #expect(left.isEmpty, "left behind: \(left)")
+        try container.mustAsUser("systemctl --user daemon-reload")
+        #expect(try container.mustAsUser("systemctl --user list-unit-files 'claude-authd*' --no-legend").isEmpty)
+    }
+
     @Test("a daemon that stops answering is restarted by the watchdog, and serves its keys again")
     func watchdog() throws {
         let container = try UserManagerContainer()

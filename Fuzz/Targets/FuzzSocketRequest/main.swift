@@ -62,7 +62,8 @@ struct Daemon: Sendable {
         try? FileIO.ensurePrivateDirectory(root)
         try? FileIO.writeAtomically(Array(configuration.utf8), to: configPath)
         let loaded = (try? ConfigurationLoader(environment: environment).load(file: configPath)) ?? Configuration()
-        let tokenEndpoint = TokenEndpointClient(http: HTTPClient(configuration: .init(redirectConfiguration: .disallow)))
+        let tokenEndpoint = TokenEndpointClient(
+            http: HTTPClient(configuration: .init(redirectConfiguration: .disallow)), stateDirectory: root, logger: logger)
         let sessions = OAuthSessions(
             store: CredentialStore(stateDirectory: root), environment: environment, dependencies: .init(refresh: tokenEndpoint.refresh),
             logger: logger, changed: {})
