@@ -140,7 +140,7 @@ public struct EndpointURL: Sendable, Equatable {
 
     /// Parses an absolute http(s) URL without user information or fragment; nil when it is not one.
     public init?(_ text: String) {
-        guard let schemeEnd = text.range(of: "://") else { return nil }
+        guard let schemeEnd = text.firstRange(of: "://") else { return nil }
         let scheme = text[..<schemeEnd.lowerBound].lowercased()
         guard scheme == "http" || scheme == "https" else { return nil }
         let rest = text[schemeEnd.upperBound...]

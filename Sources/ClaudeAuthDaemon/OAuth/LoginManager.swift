@@ -378,7 +378,7 @@ actor LoginManager {
         if settings.scopes.contains("openid") { parameters.append(("nonce", secrets.nonce.unredacted)) }
         parameters += settings.authorizeParameters.map { ($0.name, $0.value) }
         let separator = endpoint.contains("?") ? "&" : "?"
-        return endpoint + separator + FormEncoding.encode(parameters).replacingOccurrences(of: "+", with: "%20")
+        return endpoint + separator + FormEncoding.encode(parameters).replacing("+", with: "%20")
     }
 
     private static func unknown(_ id: String) -> ServiceError {
