@@ -44,6 +44,15 @@ struct DiscoveryTests {
         }
     }
 
+    @Test("endpoints given in the configuration win over the issuer's; the issuer's fill in the rest")
+    func filling() {
+        let configured = OAuthEndpoints(token: "https://gateway/token", deviceAuthorization: "https://gateway/device")
+        let metadata = OAuthEndpoints(authorize: "https://i/a", token: "https://i/t", revocation: "https://i/r", deviceAuthorization: "https://i/d")
+        #expect(
+            configured.filling(from: metadata)
+                == OAuthEndpoints(authorize: "https://i/a", token: "https://gateway/token", revocation: "https://i/r", deviceAuthorization: "https://gateway/device"))
+    }
+
     @Test("the identity follows the issuer, and does not change when the endpoints are filled in")
     func identity() throws {
         var settings = try settings("issuer = \"https://i\"\n")
