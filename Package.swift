@@ -66,6 +66,7 @@ let package = Package(
         .executableTarget(
             name: "claude-authd",
             dependencies: [
+                "ClaudeAuthCore",
                 "ClaudeAuthDaemon",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
@@ -103,6 +104,13 @@ let package = Package(
         ),
     ]
 )
+
+// Each module sees the members of only the modules it imports itself: a dependency that imports full Foundation
+// cannot make our calls resolve to it, which would link Foundation and ICU's 34 MB data table into the binaries.
+for target in package.targets
+where ["SystemdSupport", "ClaudeAuthAPI", "ClaudeAuthCore", "ClaudeAuthDaemon", "ClaudeAuthClient", "claude-authd", "claude-auth"].contains(target.name) {
+    target.swiftSettings = (target.swiftSettings ?? []) + [.enableUpcomingFeature("MemberImportVisibility")]
+}
 
 // `make fuzz` (CLAUDE_AUTH_FUZZ=1): one libFuzzer target per parser that untrusted bytes reach, built with
 // `--sanitize=fuzzer --sanitize=address` in a scratch folder of their own.

@@ -11,9 +11,10 @@
 #include <sys/time.h>
 #include <unistd.h>
 
-int64_t csockdiag_tcp_owner(int family, const uint8_t *local, uint16_t local_port, const uint8_t *remote, uint16_t remote_port) {
-    size_t length = family == AF_INET ? 4 : family == AF_INET6 ? 16 : 0;
-    if (length == 0) {
+int64_t csockdiag_tcp_owner(const void *local, const void *remote) {
+    const struct sockaddr *local_address = local, *remote_address = remote;
+    int family = local_address->sa_family;
+    if (remote_address->sa_family != family || (family != AF_INET && family != AF_INET6)) {
         errno = EAFNOSUPPORT;
         return -1;
     }
@@ -34,10 +35,19 @@ int64_t csockdiag_tcp_owner(int family, const uint8_t *local, uint16_t local_por
     message.request.sdiag_family = (uint8_t)family;
     message.request.sdiag_protocol = IPPROTO_TCP;
     message.request.idiag_states = ~0U;
-    message.request.id.idiag_sport = htons(local_port);
-    message.request.id.idiag_dport = htons(remote_port);
-    memcpy(message.request.id.idiag_src, local, length);
-    memcpy(message.request.id.idiag_dst, remote, length);
+    if (family == AF_INET) {
+        const struct sockaddr_in *source = local, *destination = remote;
+        message.request.id.idiag_sport = source->sin_port;
+        message.request.id.idiag_dport = destination->sin_port;
+        memcpy(message.request.id.idiag_src, &source->sin_addr, sizeof source->sin_addr);
+        memcpy(message.request.id.idiag_dst, &destination->sin_addr, sizeof destination->sin_addr);
+    } else {
+        const struct sockaddr_in6 *source = local, *destination = remote;
+        message.request.id.idiag_sport = source->sin6_port;
+        message.request.id.idiag_dport = destination->sin6_port;
+        memcpy(message.request.id.idiag_src, &source->sin6_addr, sizeof source->sin6_addr);
+        memcpy(message.request.id.idiag_dst, &destination->sin6_addr, sizeof destination->sin6_addr);
+    }
     message.request.id.idiag_cookie[0] = INET_DIAG_NOCOOKIE;
     message.request.id.idiag_cookie[1] = INET_DIAG_NOCOOKIE;
 
@@ -80,8 +90,10 @@ int64_t csockdiag_tcp_owner(int family, const uint8_t *local, uint16_t local_por
     // The socket found must be the one asked about, and connected: TIME_WAIT and SYN_RECV entries report uid 0.
     int connected = socket->idiag_state == TCP_ESTABLISHED || socket->idiag_state == TCP_CLOSE_WAIT
         || socket->idiag_state == TCP_FIN_WAIT1 || socket->idiag_state == TCP_FIN_WAIT2;
-    if (!connected || socket->id.idiag_sport != htons(local_port) || socket->id.idiag_dport != htons(remote_port)
-        || memcmp(socket->id.idiag_src, local, length) != 0 || memcmp(socket->id.idiag_dst, remote, length) != 0) {
+    const struct inet_diag_sockid *asked = &message.request.id;
+    if (!connected || socket->id.idiag_sport != asked->idiag_sport || socket->id.idiag_dport != asked->idiag_dport
+        || memcmp(socket->id.idiag_src, asked->idiag_src, sizeof asked->idiag_src) != 0
+        || memcmp(socket->id.idiag_dst, asked->idiag_dst, sizeof asked->idiag_dst) != 0) {
         errno = ESRCH;
         return -1;
     }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import ClaudeAuthAPI
+import ClaudeAuthCore
 import ClaudeAuthDaemon
 
 /// `claude-authd`: the per-user credential daemon.

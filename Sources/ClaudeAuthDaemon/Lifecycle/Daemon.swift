@@ -2,11 +2,13 @@ import AsyncHTTPClient
 import ClaudeAuthAPI
 import ClaudeAuthCore
 import Logging
+import NIOCore
 import ServiceLifecycle
 import SystemdSupport
 
 #if canImport(Glibc)
 import Glibc
+import UnixSignals
 #endif
 
 /// The credential daemon: loads the configuration, serves the socket API, and stops on SIGTERM.

@@ -7,6 +7,7 @@ import AsyncHTTPClient
 import ClaudeAuthCore
 import Logging
 import NIOCore
+import NIOHTTP1
 import NIOSSL
 
 /// Reads each issuer's metadata (OpenID Connect Discovery, RFC 8414) and fills in the endpoints a profile does not

@@ -1,3 +1,4 @@
+import ClaudeAuthAPI
 import ClaudeAuthCore
 import Logging
 import NIOCore

@@ -13,24 +13,19 @@ enum SocketOwner {
         let owner: Int64
         switch (peer, local) {
         case (.v4(let peer), .v4(let local)):
-            owner = lookup(AF_INET, peer.address.sin_addr, peer.address.sin_port, local.address.sin_addr, local.address.sin_port)
+            owner = lookup(peer.address, local.address)
         case (.v6(let peer), .v6(let local)):
-            owner = lookup(AF_INET6, peer.address.sin6_addr, peer.address.sin6_port, local.address.sin6_addr, local.address.sin6_port)
+            owner = lookup(peer.address, local.address)
         default:
             return nil
         }
         return owner >= 0 ? UInt32(exactly: owner) : nil
     }
 
-    /// Asks for the socket whose local end is `address`:`port` and whose remote end is `remote`:`remotePort`
-    /// (addresses and ports as a `sockaddr` holds them, in network order).
-    private static func lookup<Address>(_ family: Int32, _ address: Address, _ port: UInt16, _ remote: Address, _ remotePort: UInt16) -> Int64 {
+    /// Asks for the socket whose local end is `address` and whose remote end is `remote`, as `sockaddr`s of one family.
+    private static func lookup<Address>(_ address: Address, _ remote: Address) -> Int64 {
         withUnsafeBytes(of: address) { address in
-            withUnsafeBytes(of: remote) { remote in
-                csockdiag_tcp_owner(
-                    family, address.bindMemory(to: UInt8.self).baseAddress, UInt16(bigEndian: port), remote.bindMemory(to: UInt8.self).baseAddress,
-                    UInt16(bigEndian: remotePort))
-            }
+            withUnsafeBytes(of: remote) { remote in csockdiag_tcp_owner(address.baseAddress, remote.baseAddress) }
         }
     }
 }

@@ -1,3 +1,4 @@
+import ClaudeAuthAPI
 import Logging
 import NIOCore
 import NIOHTTP1
