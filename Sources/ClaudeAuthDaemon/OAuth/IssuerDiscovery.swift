@@ -40,22 +40,29 @@ actor IssuerDiscovery {
         if let entry = entries[issuer], entry.checkAfter > now() {
             return .success(settings.filling(entry.endpoints))
         }
-        let task = reading[issuer] ?? Task { [http, logger] in await Self.read(issuer, settings: settings, http: http, logger: logger) }
+        // One read per issuer at a time: later callers wait for it, and it is settled once.
+        let task =
+            reading[issuer]
+            ?? Task { [http, logger] in await settle(issuer, Self.read(issuer, settings: settings, http: http, logger: logger)) }
         reading[issuer] = task
-        let result = await task.value
+        return await task.value.map { settings.filling($0) }
+    }
+
+    /// Keeps what a read found, or falls back on the copy kept: in memory, else on disk.
+    private func settle(_ issuer: String, _ read: Result<OAuthEndpoints, TokenEndpointFailure>) -> Result<OAuthEndpoints, TokenEndpointFailure> {
         reading[issuer] = nil
-        switch result {
+        switch read {
         case .success(let endpoints):
             entries[issuer] = Entry(endpoints: endpoints, checkAfter: now().addingTimeInterval(86400))
             keep(endpoints, of: issuer)
-            return .success(settings.filling(endpoints))
+            return .success(endpoints)
         case .failure(let failure):
             guard let kept = entries[issuer]?.endpoints ?? load(issuer) else { return .failure(failure) }
             logger.warning(
                 "issuer metadata unreachable: using the copy kept",
                 metadata: ["event": "issuer_metadata_kept", "issuer": "\(issuer)", "error": "\(failure.message)"])
             entries[issuer] = Entry(endpoints: kept, checkAfter: now().addingTimeInterval(300))
-            return .success(settings.filling(kept))
+            return .success(kept)
         }
     }
 
