@@ -198,8 +198,9 @@ struct ProxyTests {
         #expect(renamed?.name == "ours" && renamed?.error == nil, "\(String(describing: renamed))")
         try fixture.configure()
         _ = try fixture.sandbox.curl(["-X", "POST", "http://localhost/v1/reload"])
-        #expect(waitUntil(10) { !FileManager.default.fileExists(atPath: ours) })
-        #expect(!FileManager.default.fileExists(atPath: fixture.sdkConfigDirectory + "/configs/ours.json"))
+        // The credentials file goes first, then the config file: wait for both.
+        let oursConfig = fixture.sdkConfigDirectory + "/configs/ours.json"
+        #expect(waitUntil(10) { !FileManager.default.fileExists(atPath: ours) && !FileManager.default.fileExists(atPath: oursConfig) })
         #expect(try String(contentsOfFile: mine, encoding: .utf8) == original)
         #expect(fixture.daemon?.stop() == 0)
         await fixture.upstream.stop()
