@@ -26,11 +26,7 @@ public struct DeviceAuthorization: Sendable, Equatable {
     public static func parse(status: Int, body: [UInt8]) -> Result<DeviceAuthorization, TokenEndpointFailure> {
         let document = try? JSONDecoder().decode(JSONValue.self, from: Data(body))
         guard (200..<300).contains(status) else {
-            var detail = " (\(body.count) bytes that are not an OAuth error)"
-            if case .object(let fields)? = document, case .string(let error)? = fields["error"] {
-                detail = ": \(ServerText.excerpt(error, limit: 200))"
-                if case .string(let description)? = fields["error_description"] { detail += " (\(ServerText.excerpt(description, limit: 200)))" }
-            }
+            let detail = TokenResponseParser.oauthError(document)?.detail ?? " (\(body.count) bytes that are not an OAuth error)"
             let kind: TokenEndpointFailure.Kind = status >= 500 || status == 429 ? .transient : .permanent
             return .failure(TokenEndpointFailure(kind: kind, message: "the device authorization endpoint answered \(status)\(detail)"))
         }

@@ -165,14 +165,9 @@ public enum TokenResponseParser {
     }
 
     private static func failure(status: Int, document: JSONValue?, body: [UInt8], retryAfter: String?) -> TokenEndpointFailure {
-        var code: String?
-        var detail = ""
-        if case .object(let fields)? = document, case .string(let error)? = fields["error"] {
-            code = String(error.prefix(64))
-            detail = ": \(ServerText.excerpt(error, limit: 200))"
-            if case .string(let description)? = fields["error_description"] { detail += " (\(ServerText.excerpt(description, limit: 200)))" }
-        }
-        let message = "the token endpoint answered \(status)\(detail.isEmpty ? " with \(describe(body))" : detail)"
+        let error = oauthError(document)
+        let code = error?.code
+        let message = "the token endpoint answered \(status)\(error.map(\.detail) ?? " with \(describe(body))")"
         switch status {
         case 429:
             return TokenEndpointFailure(kind: .transient, code: code, message: message, retryAfter: retryAfter.flatMap { Int($0) })
@@ -185,6 +180,15 @@ public enum TokenResponseParser {
         default:
             return TokenEndpointFailure(kind: .transient, code: code, message: message)
         }
+    }
+
+    /// The OAuth error a JSON answer carries (RFC 6749 §5.2): its code, at most 64 characters, and `: error
+    /// (description)` for a message, each part a bounded excerpt.
+    static func oauthError(_ document: JSONValue?) -> (code: String, detail: String)? {
+        guard case .object(let fields)? = document, case .string(let error)? = fields["error"] else { return nil }
+        var detail = ": \(ServerText.excerpt(error, limit: 200))"
+        if case .string(let description)? = fields["error_description"] { detail += " (\(ServerText.excerpt(description, limit: 200)))" }
+        return (String(error.prefix(64)), detail)
     }
 
     private static func tooLong(_ field: String, _ text: String, limit: Int) -> Result<TokenSet, TokenEndpointFailure> {
