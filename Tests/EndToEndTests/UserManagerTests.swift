@@ -89,7 +89,7 @@ struct UserManagerTests {
     @Test("the Debian package: apt-get install, the socket enabled by the user, the same checks as make install; apt-get remove leaves nothing")
     func debianPackage() throws {
         let container = try UserManagerContainer()
-        func mustAsRoot(_ script: String) throws -> String {
+        @discardableResult func mustAsRoot(_ script: String) throws -> String {
             let result = try container.asRoot("export PATH=/usr/sbin:/usr/bin:/sbin:/bin; " + script, timeout: 120)
             guard result.status == 0 else { throw HarnessError(description: "`\(script)` exited \(result.status): \(result.stderr)\(result.stdout)") }
             return result.stdout

@@ -8,7 +8,6 @@ import ClaudeAuthCore
 import Logging
 import NIOCore
 import NIOHTTP1
-import NIOSSL
 
 /// Reads each issuer's metadata (OpenID Connect Discovery, RFC 8414) and fills in the endpoints a profile does not
 /// configure. What it read is kept in memory for a day and on disk, so a restart with the issuer down still serves
@@ -74,11 +73,7 @@ actor IssuerDiscovery {
         for url in IssuerMetadata.documentURLs(for: issuer) {
             var request = HTTPClientRequest(url: url)
             request.headers.add(name: "accept", value: "application/json")
-            if let caFile = settings.caFile {
-                var tls = TLSConfiguration.makeClientConfiguration()
-                tls.additionalTrustRoots = [.file(caFile)]
-                request.tlsConfiguration = tls
-            }
+            request.trust(caFile: settings.caFile)
             let failure: String
             do {
                 let response = try await http.execute(request, timeout: .seconds(Int64(settings.tokenTimeout)))

@@ -8,7 +8,6 @@ import ClaudeAuthCore
 import Logging
 import NIOCore
 import NIOHTTP1
-import NIOSSL
 
 /// Calls an authorization server's token, revocation and device authorization endpoints (RFC 6749 §4.1.3, §6;
 /// RFC 7009; RFC 8628), where the profile configures them or its issuer's metadata names them.
@@ -150,11 +149,7 @@ struct TokenEndpointClient: Sendable {
             }
             request.body = .bytes(ByteBuffer(bytes: body))
         }
-        if let caFile = settings.caFile {
-            var tls = TLSConfiguration.makeClientConfiguration()
-            tls.additionalTrustRoots = [.file(caFile)]
-            request.tlsConfiguration = tls
-        }
+        request.trust(caFile: settings.caFile)
         do {
             let response = try await http.execute(request, timeout: .seconds(Int64(timeout)))
             let body = try await response.body.collect(upTo: limit)

@@ -5,7 +5,6 @@ import ClaudeAuthCore
 import Logging
 import NIOCore
 import NIOHTTP1
-import NIOSSL
 import Synchronization
 
 /// The local reverse proxy: forwards a request to its profile's `upstream` with the profile's credential in place
@@ -177,11 +176,7 @@ struct Proxy: Sendable {
         case .streamed(let chunks):
             request.body = .stream(chunks, length: exchange.declaredLength.map { .known(Int64($0)) } ?? .unknown)
         }
-        if let caFile = exchange.route.caFile {
-            var tls = TLSConfiguration.makeClientConfiguration()
-            tls.additionalTrustRoots = [.file(caFile)]
-            request.tlsConfiguration = tls
-        }
+        request.trust(caFile: exchange.route.caFile)
         return request
     }
 
