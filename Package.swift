@@ -78,8 +78,9 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
-        // `make bench`'s load generator: keep-alive HTTP over a Unix socket.
-        .executableTarget(name: "claude-auth-load", path: "Benchmarks/LoadGenerator"),
+        // `make bench`'s load generator: keep-alive HTTP over a Unix socket, one thread on epoll.
+        .systemLibrary(name: "CEpoll", path: "Benchmarks/CEpoll"),
+        .executableTarget(name: "claude-auth-load", dependencies: ["CEpoll"], path: "Benchmarks/LoadGenerator"),
         .testTarget(name: "ClaudeAuthCoreTests", dependencies: ["ClaudeAuthCore"]),
         .testTarget(name: "ClaudeAuthClientTests", dependencies: ["ClaudeAuthClient"]),
         .testTarget(
