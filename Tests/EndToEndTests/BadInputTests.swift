@@ -115,6 +115,28 @@ struct BadInputTests {
         }
     }
 
+    @Test("pipelined requests are answered in order, whether the event loop or the connection's task answers each")
+    func pipelined() throws {
+        let connection = try RawConnection(path: sandbox.socketPath)
+        let requests = [
+            ("GET /v1/token HTTP/1.1\r\nHost: x\r\n\r\n", Self.key + "\n"),  // the key's first read: the task
+            ("GET /v1/status HTTP/1.1\r\nHost: x\r\n\r\n", "\"profiles\""),  // always the task
+            ("GET /v1/token HTTP/1.1\r\nHost: x\r\n\r\n", Self.key + "\n"),  // in memory now: the event loop
+            ("GET /v1/token?profile=ghost HTTP/1.1\r\nHost: x\r\n\r\n", "unknown_profile"),
+            ("GET /v1/health HTTP/1.1\r\nHost: x\r\n\r\n", "\"version\""),
+            ("GET /v1/header HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}", "x-api-key: " + Self.key),  // a body: the task
+            ("GET /v1/headers HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", "\"x-api-key\":\"" + Self.key),
+        ]
+        connection.send(requests.map(\.0).joined())
+        // The last asked to close: the answers end with the connection.
+        let answers = try #require(connection.readToEnd()).components(separatedBy: "HTTP/1.1 ").dropFirst()
+        #expect(answers.count == requests.count)
+        for (answer, (request, expected)) in zip(answers, requests) {
+            #expect(answer.contains(expected), "\(request.prefix(40)) answered \(answer)")
+        }
+        #expect(answers.last?.contains("connection: close") == true)
+    }
+
     @Test("200 clients connected at once are all served")
     func concurrentClients() throws {
         let connections = try (0..<200).map { _ in try RawConnection(path: sandbox.socketPath) }

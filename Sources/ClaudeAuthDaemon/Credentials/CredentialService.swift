@@ -75,14 +75,19 @@ final class CredentialService: Sendable {
                 noteFallback(profile.name, to: fallback.profile.name, because: error)
                 return served
             }
-            if profile.fallback != nil { noteFallback(profile.name, to: nil) }
-            return ServedCredential(
-                profile: profile.name,
-                kind: .oauth,
-                headers: Self.merge([HeaderField(name: Anthropic.Header.authorization, value: "Bearer \(tokens.accessToken.unredacted)")], profile.headers),
-                secret: tokens.accessToken,
-                expiresAt: tokens.expiresAt
-            )
+            return oauthCredential(profile, tokens)
+        }
+    }
+
+    /// The credential ``credential(for:minimumValidity:)`` would serve, when it is in memory and needs no refresh:
+    /// what the socket server answers without leaving the event loop. Nil when anything would have to wait or fail.
+    func readyCredential(for name: String?, minimumValidity: TimeInterval? = nil) -> ServedCredential? {
+        guard let profile = try? profile(named: name) else { return nil }
+        switch profile.credential {
+        case .apiKey:
+            return state.withLock { $0.keys[profile.name] }.map { Self.apiKeyCredential(profile, $0) }
+        case .oauth:
+            return sessions.readyTokens(for: profile.name, minimumValidity: minimumValidity).map { oauthCredential(profile, $0) }
         }
     }
 
@@ -110,21 +115,35 @@ final class CredentialService: Sendable {
     }
 
     private func apiKeyCredential(_ profile: Profile, _ source: APIKeySource) async throws(ServiceError) -> ServedCredential {
-        let key: Secret
         switch await loadKey(of: profile, from: source) {
-        case .success(let loaded): key = loaded
+        case .success(let key): return Self.apiKeyCredential(profile, key)
         case .failure(let problem): throw ServiceError(problem, profile: profile.name)
         }
-        return ServedCredential(
+    }
+
+    private static func apiKeyCredential(_ profile: Profile, _ key: Secret) -> ServedCredential {
+        ServedCredential(
             profile: profile.name,
             kind: .apiKey,
-            headers: Self.merge(
+            headers: merge(
                 [
                     HeaderField(name: Anthropic.Header.apiKey, value: key.unredacted),
                     HeaderField(name: Anthropic.Header.version, value: Anthropic.apiVersion),
                 ], profile.headers),
             secret: key,
             expiresAt: nil
+        )
+    }
+
+    /// An oauth profile's own token; serving it ends a fallback.
+    private func oauthCredential(_ profile: Profile, _ tokens: TokenSet) -> ServedCredential {
+        if profile.fallback != nil { noteFallback(profile.name, to: nil) }
+        return ServedCredential(
+            profile: profile.name,
+            kind: .oauth,
+            headers: Self.merge([HeaderField(name: Anthropic.Header.authorization, value: "Bearer \(tokens.accessToken.unredacted)")], profile.headers),
+            secret: tokens.accessToken,
+            expiresAt: tokens.expiresAt
         )
     }
 

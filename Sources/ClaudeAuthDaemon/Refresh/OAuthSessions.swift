@@ -190,12 +190,18 @@ final class OAuthSessions: Sendable {
         changed()
     }
 
+    /// The tokens of `profile` when they can be served as they are, with no refresh to start or wait for; this
+    /// common case reads and changes nothing, so the socket server answers it on the event loop.
+    func readyTokens(for profile: String, minimumValidity: TimeInterval? = nil) -> TokenSet? {
+        guard case .serve(let tokens) = decision(profile, mayRefresh: true, minimumValidity: minimumValidity) else { return nil }
+        return tokens
+    }
+
     /// The tokens to serve for `profile`: at once while fresh and no refresh is in flight; else after the refresh
     /// (begun or joined), waiting for it at most the profile's `token_timeout`, or less while the tokens held are
     /// still valid; the refresh itself goes on.
     func tokens(for profile: String, minimumValidity: TimeInterval? = nil) async throws(ServiceError) -> TokenSet {
-        // The common case reads and changes nothing.
-        if case .serve(let tokens) = self.decision(profile, mayRefresh: true, minimumValidity: minimumValidity) { return tokens }
+        if let tokens = readyTokens(for: profile, minimumValidity: minimumValidity) { return tokens }
         let now = dependencies.now()
         let (decision, job, timeout) = update(profile) { session -> (RefreshStateMachine.Decision, RefreshJob?, TimeInterval) in
             let decision = session.machine.decide(now: now, minimumValidity: minimumValidity)

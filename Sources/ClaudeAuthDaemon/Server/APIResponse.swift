@@ -5,6 +5,7 @@ import Foundation
 #endif
 import ClaudeAuthAPI
 import ClaudeAuthCore
+import NIOCore
 import NIOHTTP1
 
 /// A request as the router sees it: method, path, query parameters and body.
@@ -53,5 +54,19 @@ struct APIResponse: Sendable {
 
     static func error(_ error: ServiceError) -> APIResponse {
         json(error.envelope, status: error.status)
+    }
+
+    /// The response as HTTP/1.1 parts, to write at once: head, body, end.
+    func parts(version: HTTPVersion, keepAlive: Bool) -> [HTTPServerResponsePart] {
+        var headers = HTTPHeaders()
+        headers.add(name: "content-type", value: contentType)
+        headers.add(name: "content-length", value: String(body.count))
+        headers.add(name: "cache-control", value: "no-store")
+        if !keepAlive { headers.add(name: "connection", value: "close") }
+        return [
+            .head(HTTPResponseHead(version: version, status: status, headers: headers)),
+            .body(.byteBuffer(ByteBuffer(bytes: body))),
+            .end(nil),
+        ]
     }
 }

@@ -27,26 +27,50 @@ struct APIRouter: Sendable {
         }
     }
 
+    /// The answer to a request that needs no waiting, given on the caller's thread (the event loop): health, and a
+    /// credential held in memory that needs no refresh. Nil for every other request, which ``respond(to:)`` answers.
+    func respondImmediately(to request: APIRequest) -> APIResponse? {
+        guard request.method == .GET else { return nil }
+        if request.path == "/v1/health" { return Self.health }
+        // An invalid min_validity is left to `respond`, which refuses it.
+        guard let form = CredentialForm(rawValue: request.path),
+            case .success(let validity) = Result(catching: { () throws(ServiceError) in try minimumValidity(request) }),
+            let credential = credentials.readyCredential(for: request.query["profile"], minimumValidity: validity)
+        else { return nil }
+        return form.response(credential)
+    }
+
+    private static let health = APIResponse.json(HealthResponse(version: claudeAuthVersion))
+
+    /// The routes that answer with the credential served, each in its own form.
+    private enum CredentialForm: String {
+        case headers = "/v1/headers", header = "/v1/header", token = "/v1/token"
+
+        func response(_ credential: ServedCredential) -> APIResponse {
+            switch self {
+            case .headers:
+                .json(
+                    HeadersResponse(
+                        profile: credential.profile,
+                        kind: credential.kind,
+                        headers: Dictionary(credential.headers.map { ($0.name, $0.value) }) { $1 },
+                        expiresAt: credential.expiresAt,
+                        fingerprint: credential.secret.fingerprint
+                    ))
+            case .header: .text(credential.headers.map { "\($0.name): \($0.value)\n" }.joined())
+            case .token: .text(credential.secret.unredacted + "\n")
+            }
+        }
+    }
+
     private func route(_ request: APIRequest) async throws(ServiceError) -> APIResponse {
         let profile = request.query["profile"]
+        if request.method == .GET, let form = CredentialForm(rawValue: request.path) {
+            return form.response(try await credentials.credential(for: profile, minimumValidity: try minimumValidity(request)))
+        }
         switch (request.method, request.path) {
         case (.GET, "/v1/health"):
-            return .json(HealthResponse(version: claudeAuthVersion))
-        case (.GET, "/v1/headers"):
-            let credential = try await credentials.credential(for: profile, minimumValidity: try minimumValidity(request))
-            return .json(
-                HeadersResponse(
-                    profile: credential.profile,
-                    kind: credential.kind,
-                    headers: Dictionary(credential.headers.map { ($0.name, $0.value) }) { $1 },
-                    expiresAt: credential.expiresAt,
-                    fingerprint: credential.secret.fingerprint
-                ))
-        case (.GET, "/v1/header"):
-            let credential = try await credentials.credential(for: profile, minimumValidity: try minimumValidity(request))
-            return .text(credential.headers.map { "\($0.name): \($0.value)\n" }.joined())
-        case (.GET, "/v1/token"):
-            return .text(try await credentials.credential(for: profile, minimumValidity: try minimumValidity(request)).secret.unredacted + "\n")
+            return Self.health
         case (.GET, "/v1/credential"):
             return .json(try await credential(request, profile: profile))
         case (.GET, "/v1/status"):

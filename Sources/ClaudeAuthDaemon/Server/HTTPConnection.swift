@@ -20,11 +20,13 @@ struct HTTPConnection {
     let limits: ServerLimits
     let logger: Logger
 
-    /// The pipeline every server's connections get: HTTP/1.1 with error handling, and the request deadline.
-    static func configure(_ channel: any NIOCore.Channel, limits: ServerLimits) -> EventLoopFuture<Channel> {
+    /// The pipeline every server's connections get: HTTP/1.1 with error handling, the request deadline, and the
+    /// requests `immediate` answers on the event loop when given.
+    static func configure(_ channel: any NIOCore.Channel, limits: ServerLimits, immediate: ImmediateResponder.Answer? = nil) -> EventLoopFuture<Channel> {
         channel.eventLoop.makeCompletedFuture {
             try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
             try channel.pipeline.syncOperations.addHandler(RequestTimeoutHandler(timeout: limits.requestTimeout))
+            if let immediate { try channel.pipeline.syncOperations.addHandler(ImmediateResponder(limits: limits, answer: immediate)) }
             return try Channel(wrappingChannelSynchronously: channel)
         }
     }
@@ -93,16 +95,7 @@ struct HTTPConnection {
         version: HTTPVersion,
         keepAlive: Bool
     ) async throws {
-        var headers = HTTPHeaders()
-        headers.add(name: "content-type", value: response.contentType)
-        headers.add(name: "content-length", value: "\(response.body.count)")
-        headers.add(name: "cache-control", value: "no-store")
-        if !keepAlive { headers.add(name: "connection", value: "close") }
-        try await outbound.write(contentsOf: [
-            .head(HTTPResponseHead(version: version, status: response.status, headers: headers)),
-            .body(.byteBuffer(ByteBuffer(bytes: response.body))),
-            .end(nil),
-        ])
+        try await outbound.write(contentsOf: response.parts(version: version, keepAlive: keepAlive))
     }
 }
 

@@ -10,13 +10,10 @@ struct PeerCredentials: Sendable {
     var pid: Int32
     var uid: UInt32
 
-    /// Reads the peer credentials of a connected Unix socket channel.
-    static func of(_ channel: any Channel) async throws -> PeerCredentials {
-        guard let provider = channel as? any SocketOptionProvider else { throw ChannelError.operationUnsupported }
-        let credentials: cprocess_peer_credentials = try await provider.unsafeGetSocketOption(
-            level: .socket,
-            name: NIOBSDSocket.Option(rawValue: SO_PEERCRED)
-        ).get()
-        return PeerCredentials(pid: credentials.pid, uid: credentials.uid)
+    /// Reads the peer credentials of a connected Unix socket channel; called on its event loop, it completes at once.
+    static func of(_ channel: any Channel) -> EventLoopFuture<PeerCredentials> {
+        guard let provider = channel as? any SocketOptionProvider else { return channel.eventLoop.makeFailedFuture(ChannelError.operationUnsupported) }
+        return provider.unsafeGetSocketOption(level: .socket, name: NIOBSDSocket.Option(rawValue: SO_PEERCRED))
+            .map { (credentials: cprocess_peer_credentials) in PeerCredentials(pid: credentials.pid, uid: credentials.uid) }
     }
 }

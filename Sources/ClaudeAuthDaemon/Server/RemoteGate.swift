@@ -30,6 +30,16 @@ struct RemoteGate: Sendable {
         return await router.respond(to: request)
     }
 
+    /// What ``APIRouter/respondImmediately(to:)`` answers, for the requests served here and their profiles; nil
+    /// sends the rest to ``respond(to:)``, which refuses what it must and logs it.
+    func respondImmediately(to request: APIRequest) -> APIResponse? {
+        guard request.method == .GET, Self.served.contains(request.path) else { return nil }
+        if request.path != "/v1/health" {
+            guard let profile = try? credentials.profileName(request.query["profile"]), credentials.isRemote(profile) else { return nil }
+        }
+        return router.respondImmediately(to: request)
+    }
+
     /// Throws unless `profile` has `remote = true`.
     func admit(profile: String, what: String) throws(ServiceError) {
         guard credentials.isRemote(profile) else {

@@ -82,8 +82,25 @@ struct SocketServer: Service {
     private func bind() async throws -> NIOAsyncChannel<Connection, Never> {
         let bootstrap = ServerBootstrap(group: Self.loops)
             .serverChannelOption(.backlog, value: 256)
-        let initializer: @Sendable (any Channel) -> EventLoopFuture<Connection> = { [limits] channel in
-            HTTPConnection.configure(channel, limits: limits)
+        let immediate: ImmediateResponder.Answer
+        switch role {
+        case .main: immediate = router.respondImmediately
+        case .remote(let gate): immediate = gate.respondImmediately
+        }
+        // The peer is checked here, on the event loop: a refused one is closed and never becomes a connection to serve.
+        let initializer: @Sendable (any Channel) -> EventLoopFuture<Connection> = { [limits, logger] channel in
+            let connection = PeerCredentials.of(channel).flatMapThrowing { peer in
+                guard peer.uid == geteuid() else {
+                    logger.warning(
+                        "refused a connection from another user",
+                        metadata: ["event": "peer_refused", "uid": "\(peer.uid)", "pid": "\(peer.pid)"])
+                    throw ForeignPeer()
+                }
+            }.flatMap {
+                HTTPConnection.configure(channel, limits: limits, immediate: immediate)
+            }
+            connection.whenFailure { _ in channel.close(promise: nil) }
+            return connection
         }
         switch endpoint {
         case .inherited(let fd):
@@ -98,21 +115,10 @@ struct SocketServer: Service {
         }
     }
 
+    /// A connection from a process of another uid, refused.
+    private struct ForeignPeer: Error {}
+
     private func serve(_ accepted: Connection) async {
-        do {
-            let peer = try await PeerCredentials.of(accepted.channel)
-            guard peer.uid == geteuid() else {
-                logger.warning(
-                    "refused a connection from another user",
-                    metadata: ["event": "peer_refused", "uid": "\(peer.uid)", "pid": "\(peer.pid)"])
-                try? await accepted.channel.close()
-                return
-            }
-        } catch {
-            logger.debug("cannot read the peer's credentials", metadata: ["error": "\(error)"])
-            try? await accepted.channel.close()
-            return
-        }
         let http = HTTPConnection(limits: limits, logger: logger)
         switch role {
         case .main: await http.serve(accepted, respond: router.respond, streamed: proxy.socketRoute(gate: nil))
