@@ -4,9 +4,10 @@ public enum QueryString {
     /// A repeated name keeps its last value.
     public static func decode(_ query: Substring) -> [String: String]? {
         var parameters: [String: String] = [:]
-        for pair in query.split(separator: "&") {
-            let equals = pair.firstIndex(of: "=") ?? pair.endIndex
-            let value = equals < pair.endIndex ? pair[pair.index(after: equals)...] : ""
+        // Bytes, not characters: the separators are ASCII, and grapheme breaking would cost more than the rest.
+        for pair in query.utf8.split(separator: UInt8(ascii: "&")) {
+            let equals = pair.firstIndex(of: UInt8(ascii: "=")) ?? pair.endIndex
+            let value = equals < pair.endIndex ? pair[pair.index(after: equals)...] : pair[pair.endIndex...]
             guard let name = percentDecode(pair[..<equals]), let value = percentDecode(value) else { return nil }
             parameters[name] = value
         }
@@ -15,9 +16,14 @@ public enum QueryString {
 
     /// Decodes `+` and `%XX`; nil for a truncated or non-hex escape or bytes that are not UTF-8.
     public static func percentDecode(_ text: Substring) -> String? {
+        percentDecode(text.utf8)
+    }
+
+    private static func percentDecode(_ text: Substring.UTF8View) -> String? {
+        if !text.contains(where: { $0 == UInt8(ascii: "+") || $0 == UInt8(ascii: "%") }) { return String(Substring(text)) }
         var bytes: [UInt8] = []
-        bytes.reserveCapacity(text.utf8.count)
-        var iterator = text.utf8.makeIterator()
+        bytes.reserveCapacity(text.count)
+        var iterator = text.makeIterator()
         while let byte = iterator.next() {
             switch byte {
             case UInt8(ascii: "+"):
