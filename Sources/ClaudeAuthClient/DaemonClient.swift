@@ -98,9 +98,12 @@ public struct DaemonClient: Sendable {
 
     /// `?profile=P&name=value…`, percent-encoded, without the parameters that are nil.
     private func query(_ profile: String?, _ parameters: KeyValuePairs<String, String?> = [:]) -> String {
-        let pairs = [("profile", profile)] + parameters.map { ($0.key, $0.value) }
-        let present = pairs.compactMap { name, value in value.map { name + "=" + Self.percentEncoded($0) } }
-        return present.isEmpty ? "" : "?" + present.joined(separator: "&")
+        var query = ""
+        for (name, value) in [("profile", profile)] + parameters.map({ ($0.key, $0.value) }) {
+            guard let value else { continue }
+            query += (query.isEmpty ? "?" : "&") + name + "=" + Self.percentEncoded(value)
+        }
+        return query
     }
 
     private static func percentEncoded(_ text: String) -> String {

@@ -82,16 +82,20 @@ public struct UnixSocketHTTPClient: Sendable {
         }
     }
 
+    /// Reads the status line and finds the body, on bytes: this runs on every start of the client.
     private func parse(_ reply: [UInt8]) throws(ClientError) -> HTTPReply {
-        let separator: [UInt8] = [13, 10, 13, 10]
-        guard let end = reply.firstRange(of: separator) else {
+        guard let end = reply.indices.dropLast(3).first(where: { reply[$0] == 13 && reply[$0 + 1] == 10 && reply[$0 + 2] == 13 && reply[$0 + 3] == 10 })
+        else {
             throw ClientError(exitCode: 70, message: "claude-authd at \(path) sent an incomplete answer")
         }
-        let head = String(decoding: reply[..<end.lowerBound], as: UTF8.self)
-        let statusLine = head.prefix { $0 != "\r" }.split(separator: " ")
-        guard statusLine.count >= 2, statusLine[0].hasPrefix("HTTP/1."), let status = Int(statusLine[1]) else {
+        let prefix = Array("HTTP/1.".utf8)
+        // "HTTP/1.x NNN ": the version, a space, three digits and a space or the line's end.
+        guard end >= 12, reply.starts(with: prefix), reply[8] == 32, reply[12] == 32 || reply[12] == 13,
+            reply[9...11].allSatisfy({ (48...57).contains($0) })
+        else {
             throw ClientError(exitCode: 70, message: "claude-authd at \(path) sent something that is not HTTP")
         }
-        return HTTPReply(status: status, body: Array(reply[end.upperBound...]))
+        let status = reply[9...11].reduce(0) { $0 * 10 + Int($1 - 48) }
+        return HTTPReply(status: status, body: Array(reply[(end + 4)...]))
     }
 }
