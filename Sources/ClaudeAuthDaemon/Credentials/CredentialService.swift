@@ -82,10 +82,14 @@ final class CredentialService: Sendable {
     /// The credential ``credential(for:minimumValidity:)`` would serve, when it is in memory and needs no refresh:
     /// what the socket server answers without leaving the event loop. Nil when anything would have to wait or fail.
     func readyCredential(for name: String?, minimumValidity: TimeInterval? = nil) -> ServedCredential? {
-        guard let profile = try? profile(named: name) else { return nil }
+        let (found, key) = state.withLock { state -> (Profile?, Secret?) in
+            let profile = state.configuration.profiles[name ?? state.configuration.defaultProfile]
+            return (profile, profile.flatMap { state.keys[$0.name] })
+        }
+        guard let profile = found else { return nil }
         switch profile.credential {
         case .apiKey:
-            return state.withLock { $0.keys[profile.name] }.map { Self.apiKeyCredential(profile, $0) }
+            return key.map { Self.apiKeyCredential(profile, $0) }
         case .oauth:
             return sessions.readyTokens(for: profile.name, minimumValidity: minimumValidity).map { oauthCredential(profile, $0) }
         }

@@ -19,13 +19,14 @@ struct APIRequest: Sendable {
     init(method: HTTPMethod, target: String, body: [UInt8] = []) throws(ServiceError) {
         self.method = method
         self.body = body
-        let question = target.firstIndex(of: "?") ?? target.endIndex
-        self.path = String(target[..<question])
-        guard question < target.endIndex else {
+        // By byte: "?" is ASCII, and this runs for every request.
+        guard let question = target.utf8.firstIndex(of: UInt8(ascii: "?")) else {
+            self.path = target
             self.query = [:]
             return
         }
-        guard let query = QueryString.decode(target[target.index(after: question)...]) else {
+        self.path = String(target[..<question])
+        guard let query = QueryString.decode(target[target.utf8.index(after: question)...]) else {
             throw .invalidRequest("the query string is not valid percent-encoding")
         }
         self.query = query
@@ -38,15 +39,22 @@ struct APIResponse: Sendable {
     var contentType: String
     var body: [UInt8]
 
+    static let textType = "text/plain; charset=utf-8"
+    static let jsonType = "application/json"
+
+    /// Every answer's headers but its length, made once per content type.
+    private static let fixedHeaders: [String: HTTPHeaders] = Dictionary(
+        uniqueKeysWithValues: [textType, jsonType].map { ($0, ["content-type": $0, "cache-control": "no-store"]) })
+
     static func text(_ text: String) -> APIResponse {
-        APIResponse(status: .ok, contentType: "text/plain; charset=utf-8", body: Array(text.utf8))
+        APIResponse(status: .ok, contentType: textType, body: Array(text.utf8))
     }
 
     static func json(_ value: some Encodable, status: HTTPResponseStatus = .ok) -> APIResponse {
         do {
             var body = Array(try JSONEncoder.api().encode(value))
             body.append(UInt8(ascii: "\n"))
-            return APIResponse(status: status, contentType: "application/json", body: body)
+            return APIResponse(status: status, contentType: jsonType, body: body)
         } catch {
             return .error(ServiceError(code: .internalError, message: "cannot encode the answer"))
         }
@@ -58,10 +66,8 @@ struct APIResponse: Sendable {
 
     /// The response as HTTP/1.1 parts, to write at once: head, body, end.
     func parts(version: HTTPVersion, keepAlive: Bool) -> [HTTPServerResponsePart] {
-        var headers = HTTPHeaders()
-        headers.add(name: "content-type", value: contentType)
+        var headers = Self.fixedHeaders[contentType] ?? ["content-type": contentType, "cache-control": "no-store"]
         headers.add(name: "content-length", value: String(body.count))
-        headers.add(name: "cache-control", value: "no-store")
         if !keepAlive { headers.add(name: "connection", value: "close") }
         return [
             .head(HTTPResponseHead(version: version, status: status, headers: headers)),

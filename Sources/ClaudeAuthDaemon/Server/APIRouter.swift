@@ -57,9 +57,21 @@ struct APIRouter: Sendable {
                         expiresAt: credential.expiresAt,
                         fingerprint: credential.secret.fingerprint
                     ))
-            case .header: .text(credential.headers.map { "\($0.name): \($0.value)\n" }.joined())
+            case .header: APIResponse(status: .ok, contentType: APIResponse.textType, body: Self.lines(credential.headers))
             case .token: .text(credential.secret.unredacted + "\n")
             }
+        }
+
+        /// `name: value` lines, built as bytes: this answer is the hot path.
+        private static func lines(_ fields: [HeaderField]) -> [UInt8] {
+            var text: [UInt8] = []
+            for field in fields {
+                text += field.name.utf8
+                text += ": ".utf8
+                text += field.value.utf8
+                text.append(UInt8(ascii: "\n"))
+            }
+            return text
         }
     }
 
