@@ -157,10 +157,14 @@ struct ProxyTests {
         let config = fixture.sdkConfigDirectory + "/configs/work.json"
         #expect(try fixture.sandbox.mode(of: credentials) == 0o600)
         #expect(try fixture.sandbox.mode(of: fixture.sdkConfigDirectory + "/credentials") == 0o700)
-        let written = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: credentials))) as! [String: Any]
-        #expect(Set(written.keys) == ["version", "type", "access_token", "expires_at", "managed_by"])
-        let served = try #require(fixture.refresh).token().stdout.trimmingCharacters(in: .whitespacesAndNewlines)
-        #expect(written["access_token"] as? String == served)
+        let written = { () throws -> [String: Any] in
+            try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: credentials))) as? [String: Any] ?? [:]
+        }
+        #expect(Set(try written().keys) == ["version", "type", "access_token", "expires_at", "managed_by"])
+        // The file holds the token served. Tokens still rotate every few seconds, and the file is written just after
+        // the daemon holds a new one: a rotation can fall between the two reads, so they are read until they agree.
+        let refresh = try #require(fixture.refresh)
+        #expect(try waitUntil(30) { try written()["access_token"] as? String == refresh.token().stdout.trimmingCharacters(in: .whitespacesAndNewlines) })
         let configured = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: config))) as! [String: Any]
         #expect((configured["authentication"] as? [String: Any])?.keys.sorted() == ["type"])
         #expect(configured["base_url"] as? String == fixture.upstream.url)
