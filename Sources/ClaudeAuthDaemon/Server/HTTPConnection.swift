@@ -39,7 +39,7 @@ struct HTTPConnection {
                 var body = RequestBody(parts: inbound.makeAsyncIterator())
                 while let head = try await body.nextHead() {
                     if let streamed, streamed.claims(head) {
-                        if let refusal = refusal(of: head, bodyLimit: nil) {
+                        if let refusal = limits.refusal(of: head, bodyLimit: nil) {
                             try await write(.error(refusal), to: outbound, version: head.version, keepAlive: false)
                             return
                         }
@@ -47,7 +47,7 @@ struct HTTPConnection {
                         guard keepAlive, head.isKeepAlive, body.ended else { return }
                         continue
                     }
-                    if let refusal = refusal(of: head, bodyLimit: limits.maximumBodySize) {
+                    if let refusal = limits.refusal(of: head, bodyLimit: limits.maximumBodySize) {
                         try await write(.error(refusal), to: outbound, version: head.version, keepAlive: false)
                         return
                     }
@@ -73,20 +73,6 @@ struct HTTPConnection {
         } catch {
             logger.debug("connection ended with an error", metadata: ["error": "\(error)"])
         }
-    }
-
-    /// Why a request head is refused before its body is read, if it is.
-    private func refusal(of head: HTTPRequestHead, bodyLimit: Int?) -> ServiceError? {
-        if head.headers.count > limits.maximumHeaderCount {
-            return ServiceError(code: .payloadTooLarge, message: "the request has more than \(limits.maximumHeaderCount) headers")
-        }
-        if head.uri.utf8.count > limits.maximumTargetLength {
-            return ServiceError(code: .payloadTooLarge, message: "the request target is longer than \(limits.maximumTargetLength) bytes")
-        }
-        if let bodyLimit, let length = head.headers.first(name: "content-length").flatMap(Int.init), length > bodyLimit {
-            return ServiceError(code: .payloadTooLarge, message: "the request body is larger than \(bodyLimit) bytes")
-        }
-        return nil
     }
 
     private func write(

@@ -51,7 +51,7 @@ final class ImmediateResponder: ChannelInboundHandler, RemovableChannelHandler {
     /// Whether a request with this head may be answered here: a `GET` without a body, within the limits (the task
     /// refuses the others with the reason).
     private func mayAnswer(_ head: HTTPRequestHead) -> Bool {
-        head.method == .GET && head.headers.count <= limits.maximumHeaderCount && head.uri.utf8.count <= limits.maximumTargetLength
+        head.method == .GET && limits.refusal(of: head, bodyLimit: nil) == nil
             && head.headers["content-length"].allSatisfy { $0 == "0" } && !head.headers.contains(name: "transfer-encoding")
     }
 

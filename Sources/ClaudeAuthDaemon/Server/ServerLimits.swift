@@ -1,4 +1,6 @@
+import ClaudeAuthAPI
 import NIOCore
+import NIOHTTP1
 
 /// Bounds on what one client may make the daemon hold (DESIGN §9).
 struct ServerLimits: Sendable {
@@ -15,6 +17,20 @@ struct ServerLimits: Sendable {
     var maximumBodySize = APIRouter.maximumBodySize
     /// Time for the next request to arrive in full, from connect or from the previous response.
     var requestTimeout = TimeAmount.seconds(10)
+
+    /// Why a request head is refused before its body is read, if it is.
+    func refusal(of head: HTTPRequestHead, bodyLimit: Int?) -> ServiceError? {
+        if head.headers.count > maximumHeaderCount {
+            return ServiceError(code: .payloadTooLarge, message: "the request has more than \(maximumHeaderCount) headers")
+        }
+        if head.uri.utf8.count > maximumTargetLength {
+            return ServiceError(code: .payloadTooLarge, message: "the request target is longer than \(maximumTargetLength) bytes")
+        }
+        if let bodyLimit, let length = head.headers.first(name: "content-length").flatMap(Int.init), length > bodyLimit {
+            return ServiceError(code: .payloadTooLarge, message: "the request body is larger than \(bodyLimit) bytes")
+        }
+        return nil
+    }
 
     /// Descriptors kept out of every listener's reach, for the store, the token endpoint, the timer and the buses.
     static let reservedDescriptors = 128
