@@ -18,6 +18,8 @@ struct ProxyTests {
         let refresh: RefreshFixture?
         let upstream: MessagesUpstream
         let certificate: String
+        /// How the upstream judges glewlwyd's tokens, when the fixture has glewlwyd.
+        let verifier: AccessTokenVerifier?
         private(set) var daemon: DaemonProcess?
 
         init(lifetime: Int? = nil, eventGap: TimeAmount = .milliseconds(20)) async throws {
@@ -26,9 +28,10 @@ struct ProxyTests {
             sandbox = try refresh?.sandbox ?? Sandbox()
             let tls = try sandbox.selfSignedCertificate()
             certificate = tls.certificate
-            let checker = refresh.map { HelperTests.TokenChecker($0.server) }
-            upstream = try await MessagesUpstream(certificate: tls.certificate, key: tls.key, eventGap: eventGap) { credential in
-                credential == ProxyTests.key || checker?.accepts(credential) == true
+            let verifier = try refresh.map { try AccessTokenVerifier($0.server) }
+            self.verifier = verifier
+            upstream = try await MessagesUpstream(certificate: tls.certificate, key: tls.key, eventGap: eventGap) { credential, arrival in
+                credential == ProxyTests.key || verifier?.accepts(credential, at: arrival) == true
             }
         }
 
@@ -165,6 +168,14 @@ struct ProxyTests {
         // the daemon holds a new one: a rotation can fall between the two reads, so they are read until they agree.
         let refresh = try #require(fixture.refresh)
         #expect(try waitUntil(30) { try written()["access_token"] as? String == refresh.token().stdout.trimmingCharacters(in: .whitespacesAndNewlines) })
+        // The upstream's judgement: a token served after a moment was good at that moment (it was valid when served),
+        // not a minute later, once it has expired, and not with its signature changed.
+        let asked = Date()
+        let served = try refresh.token().stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        let verifier = try #require(fixture.verifier)
+        #expect(verifier.accepts(served, at: asked))
+        #expect(!verifier.accepts(served, at: asked + 60))
+        #expect(!verifier.accepts(String(served.dropLast(4)) + "AAAA", at: asked))
         let configured = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: config))) as! [String: Any]
         #expect((configured["authentication"] as? [String: Any])?.keys.sorted() == ["type"])
         #expect(configured["base_url"] as? String == fixture.upstream.url)

@@ -7,7 +7,8 @@ import Synchronization
 
 /// A stand-in for the Messages API on 127.0.0.1 over HTTPS under the test's own certificate: `POST /v1/messages`
 /// answers as JSON, or as server-sent events when the body asks `"stream": true`, after judging the credential of
-/// every request with `accepts`. It keeps what it received and when it sent each event.
+/// every request with `accepts`, given the credential and the moment the request arrived. It keeps what it received
+/// and when it sent each event.
 final class MessagesUpstream: Sendable {
     /// One request as it arrived.
     struct Received: Sendable {
@@ -49,7 +50,7 @@ final class MessagesUpstream: Sendable {
     private let state = State()
 
     /// Serves with `certificate` and `key` (PEM files); `accepts` judges a credential, off the event loop.
-    init(certificate: String, key: String, eventGap: TimeAmount = .milliseconds(20), accepts: @escaping @Sendable (String) -> Bool) async throws {
+    init(certificate: String, key: String, eventGap: TimeAmount = .milliseconds(20), accepts: @escaping @Sendable (String, Date) -> Bool) async throws {
         let context = try NIOSSLContext(configuration: .makeServerConfiguration(certificateChain: [.file(certificate)], privateKey: .file(key)))
         let state = self.state
         self.eventGap = eventGap
@@ -114,24 +115,24 @@ final class MessagesUpstream: Sendable {
     private final class Handler: WholeRequestHandler, @unchecked Sendable {
         let state: State
         let eventGap: TimeAmount
-        let accepts: @Sendable (String) -> Bool
+        let accepts: @Sendable (String, Date) -> Bool
 
         static let json: HTTPHeaders = ["content-type": "application/json"]
 
-        init(state: State, eventGap: TimeAmount, accepts: @escaping @Sendable (String) -> Bool) {
+        init(state: State, eventGap: TimeAmount, accepts: @escaping @Sendable (String, Date) -> Bool) {
             self.state = state
             self.eventGap = eventGap
             self.accepts = accepts
         }
 
         override func received(_ head: HTTPRequestHead, body: [UInt8], context: ChannelHandlerContext) {
-            let (state, accepts) = (state, accepts)
+            let (state, accepts, arrival) = (state, accepts, Date())
             let credential = head.headers.first(name: "authorization").flatMap { $0.hasPrefix("Bearer ") ? String($0.dropFirst(7)) : nil }
                 ?? head.headers.first(name: "x-api-key")
             let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
             NIOThreadPool.singleton.runIfActive(eventLoop: context.eventLoop) { () -> Bool in
                 let rejected = credential.map { token in state.revoked.withLock { $0.contains(token) } } ?? true
-                let accepted = !rejected && credential.map(accepts) == true
+                let accepted = !rejected && credential.map { accepts($0, arrival) } == true
                 state.received.withLock {
                     $0.append(Received(method: "\(head.method.rawValue)", uri: head.uri, headers: head.headers.map { ($0.name, $0.value) }, body: body,
                                        credential: credential, accepted: accepted))
