@@ -3,15 +3,23 @@ public enum QueryString {
     /// The parameters of `query` (without its `?`); nil when a part is not valid percent-encoding or UTF-8.
     /// A repeated name keeps its last value.
     public static func decode(_ query: Substring) -> [String: String]? {
-        var parameters: [String: String] = [:]
+        var query = query
         // Bytes, not characters: the separators are ASCII, and grapheme breaking would cost more than the rest.
-        for pair in query.utf8.split(separator: UInt8(ascii: "&")) {
-            let equals = pair.firstIndex(of: UInt8(ascii: "=")) ?? pair.endIndex
-            let value = equals < pair.endIndex ? pair[pair.index(after: equals)...] : pair[pair.endIndex...]
-            guard let name = percentDecode(pair[..<equals]), let value = percentDecode(value) else { return nil }
-            parameters[name] = value
+        return query.withUTF8 { bytes -> [String: String]? in
+            var parameters: [String: String] = [:]
+            var start = bytes.startIndex
+            while start < bytes.endIndex {
+                let end = bytes[start...].firstIndex(of: UInt8(ascii: "&")) ?? bytes.endIndex
+                let pair = bytes[start..<end]
+                start = end + 1
+                guard !pair.isEmpty else { continue }
+                let equals = pair.firstIndex(of: UInt8(ascii: "=")) ?? pair.endIndex
+                let value = equals < pair.endIndex ? pair[(equals + 1)...] : pair[pair.endIndex...]
+                guard let name = percentDecode(pair[..<equals]), let value = percentDecode(value) else { return nil }
+                parameters[name] = value
+            }
+            return parameters
         }
-        return parameters
     }
 
     /// Decodes `+` and `%XX`; nil for a truncated or non-hex escape or bytes that are not UTF-8.
@@ -19,8 +27,9 @@ public enum QueryString {
         percentDecode(text.utf8)
     }
 
-    private static func percentDecode(_ text: Substring.UTF8View) -> String? {
-        if !text.contains(where: { $0 == UInt8(ascii: "+") || $0 == UInt8(ascii: "%") }) { return String(Substring(text)) }
+    private static func percentDecode(_ text: some Collection<UInt8>) -> String? {
+        // Without escapes the bytes are a slice of a string, cut at ASCII separators: valid UTF-8 already.
+        if !text.contains(where: { $0 == UInt8(ascii: "+") || $0 == UInt8(ascii: "%") }) { return String(decoding: text, as: UTF8.self) }
         var bytes: [UInt8] = []
         bytes.reserveCapacity(text.count)
         var iterator = text.makeIterator()

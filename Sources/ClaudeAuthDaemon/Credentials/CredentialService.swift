@@ -82,11 +82,11 @@ final class CredentialService: Sendable {
     /// The credential ``credential(for:minimumValidity:)`` would serve, when it is in memory and needs no refresh:
     /// what the socket server answers without leaving the event loop. Nil when anything would have to wait or fail.
     func readyCredential(for name: String?, minimumValidity: TimeInterval? = nil) -> ServedCredential? {
-        let (found, key) = state.withLock { state -> (Profile?, Secret?) in
-            let profile = state.configuration.profiles[name ?? state.configuration.defaultProfile]
-            return (profile, profile.flatMap { state.keys[$0.name] })
+        let found = state.withLock { state -> (Profile, Secret?)? in
+            guard let profile = state.configuration.profiles[name ?? state.configuration.defaultProfile] else { return nil }
+            return (profile, state.keys[profile.name])
         }
-        guard let profile = found else { return nil }
+        guard let (profile, key) = found else { return nil }
         switch profile.credential {
         case .apiKey:
             return key.map { Self.apiKeyCredential(profile, $0) }

@@ -64,6 +64,27 @@ struct APIResponse: Sendable {
         json(error.envelope, status: error.status)
     }
 
+    /// The response as the bytes on the wire, for ``FrontHandler`` to write past the encoder: the same status line
+    /// and headers as ``parts(version:keepAlive:)`` gives the encoder.
+    func encoded(version: HTTPVersion, keepAlive: Bool, allocator: ByteBufferAllocator) -> ByteBuffer {
+        var buffer = allocator.buffer(capacity: 160 + body.count)
+        if version == .http1_1 {
+            buffer.writeStaticString("HTTP/1.1 ")
+        } else {
+            buffer.writeString("HTTP/\(version.major).\(version.minor) ")
+        }
+        buffer.writeString(String(status.code))
+        buffer.writeStaticString(" ")
+        buffer.writeString(status.reasonPhrase)
+        buffer.writeStaticString("\r\ncontent-type: ")
+        buffer.writeString(contentType)
+        buffer.writeStaticString("\r\ncache-control: no-store\r\ncontent-length: ")
+        buffer.writeString(String(body.count))
+        buffer.writeStaticString(keepAlive ? "\r\n\r\n" : "\r\nconnection: close\r\n\r\n")
+        buffer.writeBytes(body)
+        return buffer
+    }
+
     /// The response as HTTP/1.1 parts, to write at once: head, body, end.
     func parts(version: HTTPVersion, keepAlive: Bool) -> [HTTPServerResponsePart] {
         var headers = Self.fixedHeaders[contentType] ?? ["content-type": contentType, "cache-control": "no-store"]

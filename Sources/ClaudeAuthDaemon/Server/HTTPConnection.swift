@@ -20,13 +20,14 @@ struct HTTPConnection {
     let limits: ServerLimits
     let logger: Logger
 
-    /// The pipeline every server's connections get: HTTP/1.1 with error handling, the request deadline, and the
-    /// requests `immediate` answers on the event loop when given.
-    static func configure(_ channel: any NIOCore.Channel, limits: ServerLimits, immediate: ImmediateResponder.Answer? = nil) -> EventLoopFuture<Channel> {
+    /// The pipeline every server's connections get: HTTP/1.1 with pipelining and error handling, and right after the
+    /// decoder the request deadline and the requests `immediate` answers on the event loop when given.
+    static func configure(_ channel: any NIOCore.Channel, limits: ServerLimits, immediate: FrontHandler.Answer? = nil) -> EventLoopFuture<Channel> {
         channel.eventLoop.makeCompletedFuture {
-            try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
-            try channel.pipeline.syncOperations.addHandler(RequestTimeoutHandler(timeout: limits.requestTimeout))
-            if let immediate { try channel.pipeline.syncOperations.addHandler(ImmediateResponder(limits: limits, answer: immediate)) }
+            let pipeline = channel.pipeline.syncOperations
+            try pipeline.configureHTTPServerPipeline(withErrorHandling: true)
+            let decoder = try pipeline.handler(type: ByteToMessageHandler<HTTPRequestDecoder>.self)
+            try pipeline.addHandler(FrontHandler(limits: limits, answer: immediate), position: .after(decoder))
             return try Channel(wrappingChannelSynchronously: channel)
         }
     }

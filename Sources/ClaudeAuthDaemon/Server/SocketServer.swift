@@ -82,7 +82,7 @@ struct SocketServer: Service {
     private func bind() async throws -> NIOAsyncChannel<Connection, Never> {
         let bootstrap = ServerBootstrap(group: Self.loops)
             .serverChannelOption(.backlog, value: 256)
-        let immediate: ImmediateResponder.Answer
+        let immediate: FrontHandler.Answer
         switch role {
         case .main: immediate = router.respondImmediately
         case .remote(let gate): immediate = gate.respondImmediately
