@@ -137,6 +137,29 @@ struct BadInputTests {
         #expect(answers.last?.contains("connection: close") == true)
     }
 
+    @Test("answers from the event loop and from the connection's task keep one connection in step; HEAD gets no body")
+    func mixedAnswers() throws {
+        let connection = try RawConnection(path: sandbox.socketPath)
+        // The key's first read is the task's; then it is in memory, and the event loop answers, many times over.
+        for _ in 0..<50 {
+            connection.send("GET /v1/token HTTP/1.1\r\nHost: x\r\n\r\n")
+            #expect(connection.readResponse()?.hasSuffix("\r\n\r\n" + Self.key + "\n") == true)
+        }
+        // HEAD is the task's: the head of its answer and nothing more, so the next answer follows at once. Then, in one
+        // write, one the event loop answers, one the task answers, and the rest behind it.
+        connection.send("HEAD /v1/token HTTP/1.1\r\nHost: x\r\n\r\n")
+        connection.send(
+            "GET /v1/token HTTP/1.1\r\nHost: x\r\n\r\nGET /v1/status HTTP/1.1\r\nHost: x\r\n\r\n"
+                + "GET /v1/token HTTP/1.1\r\nHost: x\r\n\r\nGET /v1/health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        let answers = try #require(connection.readToEnd()).components(separatedBy: "HTTP/1.1 ").dropFirst().map { $0 }
+        #expect(answers.count == 5, "\(answers)")
+        #expect(answers.first.map { $0.hasPrefix("400 ") && $0.hasSuffix("\r\n\r\n") } == true, "[\(answers.first ?? "")]")
+        #expect(answers.dropFirst().first?.hasSuffix("\r\n\r\n" + Self.key + "\n") == true)
+        #expect(answers.dropFirst(2).first?.contains("\"profiles\"") == true)
+        #expect(answers.dropFirst(3).first?.hasSuffix("\r\n\r\n" + Self.key + "\n") == true)
+        #expect(answers.last?.contains("\"version\"") == true)
+    }
+
     @Test("200 clients connected at once are all served")
     func concurrentClients() throws {
         let connections = try (0..<200).map { _ in try RawConnection(path: sandbox.socketPath) }

@@ -20,14 +20,22 @@ struct HTTPConnection {
     let limits: ServerLimits
     let logger: Logger
 
-    /// The pipeline every server's connections get: HTTP/1.1 with pipelining and error handling, and right after the
-    /// decoder the request deadline and the requests `immediate` answers on the event loop when given.
+    /// The pipeline every server's connections get: HTTP/1.1 with pipelining, header validation and error handling,
+    /// and right after the decoder the request deadline and the requests `immediate` answers on the event loop.
+    ///
+    /// The handlers are added one by one rather than by `configureHTTPServerPipeline`: its array of handlers costs a
+    /// runtime conformance lookup per handler on every connection, and its decoder tells the encoder each request's
+    /// method, a queue that answers written past the encoder would put out of step. ``write(_:to:for:keepAlive:)``
+    /// leaves the body out of answers to `HEAD` instead.
     static func configure(_ channel: any NIOCore.Channel, limits: ServerLimits, immediate: FrontHandler.Answer? = nil) -> EventLoopFuture<Channel> {
         channel.eventLoop.makeCompletedFuture {
             let pipeline = channel.pipeline.syncOperations
-            try pipeline.configureHTTPServerPipeline(withErrorHandling: true)
-            let decoder = try pipeline.handler(type: ByteToMessageHandler<HTTPRequestDecoder>.self)
-            try pipeline.addHandler(FrontHandler(limits: limits, answer: immediate), position: .after(decoder))
+            try pipeline.addHandler(HTTPResponseEncoder())
+            try pipeline.addHandler(ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .dropBytes)))
+            try pipeline.addHandler(FrontHandler(limits: limits, answer: immediate))
+            try pipeline.addHandler(HTTPServerPipelineHandler())
+            try pipeline.addHandler(NIOHTTPResponseHeadersValidator())
+            try pipeline.addHandler(HTTPServerProtocolErrorHandler())
             return try Channel(wrappingChannelSynchronously: channel)
         }
     }
@@ -41,7 +49,7 @@ struct HTTPConnection {
                 while let head = try await body.nextHead() {
                     if let streamed, streamed.claims(head) {
                         if let refusal = limits.refusal(of: head, bodyLimit: nil) {
-                            try await write(.error(refusal), to: outbound, version: head.version, keepAlive: false)
+                            try await write(.error(refusal), to: outbound, for: head, keepAlive: false)
                             return
                         }
                         let keepAlive = try await streamed.serve(head, &body, outbound)
@@ -49,14 +57,14 @@ struct HTTPConnection {
                         continue
                     }
                     if let refusal = limits.refusal(of: head, bodyLimit: limits.maximumBodySize) {
-                        try await write(.error(refusal), to: outbound, version: head.version, keepAlive: false)
+                        try await write(.error(refusal), to: outbound, for: head, keepAlive: false)
                         return
                     }
                     var bytes: [UInt8] = []
                     while let chunk = try await body.next() {
                         guard bytes.count + chunk.readableBytes <= limits.maximumBodySize else {
                             let error = ServiceError(code: .payloadTooLarge, message: "the request body is larger than \(limits.maximumBodySize) bytes")
-                            try await write(.error(error), to: outbound, version: head.version, keepAlive: false)
+                            try await write(.error(error), to: outbound, for: head, keepAlive: false)
                             return
                         }
                         bytes += chunk.readableBytesView
@@ -67,7 +75,7 @@ struct HTTPConnection {
                     } catch {
                         response = .error(error)
                     }
-                    try await write(response, to: outbound, version: head.version, keepAlive: head.isKeepAlive)
+                    try await write(response, to: outbound, for: head, keepAlive: head.isKeepAlive)
                     if !head.isKeepAlive { return }
                 }
             }
@@ -76,13 +84,16 @@ struct HTTPConnection {
         }
     }
 
+    /// Writes the answer to the request with `head`; an answer to `HEAD` goes without its body.
     private func write(
         _ response: APIResponse,
         to outbound: NIOAsyncChannelOutboundWriter<HTTPServerResponsePart>,
-        version: HTTPVersion,
+        for head: HTTPRequestHead,
         keepAlive: Bool
     ) async throws {
-        try await outbound.write(contentsOf: response.parts(version: version, keepAlive: keepAlive))
+        var parts = response.parts(version: head.version, keepAlive: keepAlive)
+        if head.method == .HEAD { parts.removeAll { if case .body = $0 { true } else { false } } }
+        try await outbound.write(contentsOf: parts)
     }
 }
 
