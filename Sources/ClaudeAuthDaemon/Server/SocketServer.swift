@@ -55,7 +55,9 @@ struct SocketServer: Service {
                     group.addTask { await watchdog.run() }
                 }
                 try await server.executeThenClose { inbound in
-                    for try await connection in inbound.cancelOnGracefulShutdown() {
+                    // Graceful shutdown closes the listening channel, which ends this loop: cheaper per connection
+                    // than merging the accepted connections with the shutdown signal.
+                    for try await connection in inbound {
                         guard active.enter(limit: limits.maximumConnections) else {
                             logger.warning("connection limit reached, closing a new connection", metadata: ["event": "busy"])
                             try? await connection.channel.close()
@@ -70,6 +72,7 @@ struct SocketServer: Service {
                 group.cancelAll()
             }
         } onGracefulShutdown: {
+            server.channel.close(promise: nil)
             guard let notifier else { return }
             notifier.stopping()
             logger.info("stopping", metadata: ["event": "stopping"])
