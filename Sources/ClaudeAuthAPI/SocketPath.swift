@@ -27,14 +27,14 @@ public enum SocketPath {
     }
 
     /// Resolves the socket path from an explicit option and the environment.
-    public static func resolve(explicit: String?, environment: [String: String]) throws(Unresolved) -> String {
+    public static func resolve(explicit: String?, environment: some EnvironmentVariables) throws(Unresolved) -> String {
         try locate(explicit: explicit, environment: environment).path
     }
 
     /// Resolves the socket path and says why; `uid`, `runUser` and `temporary` are this process's and the system's
     /// (`/run/user`, `/tmp`), given for tests.
     public static func locate(
-        explicit: String?, environment: [String: String], uid: uid_t = geteuid(), runUser: String = "/run/user", temporary: String = "/tmp"
+        explicit: String?, environment: some EnvironmentVariables, uid: uid_t = geteuid(), runUser: String = "/run/user", temporary: String = "/tmp"
     ) throws(Unresolved) -> Located {
         if let explicit, !explicit.isEmpty { return Located(path: explicit, reason: "given with --socket", isDefault: false) }
         if let path = environment[environmentVariable], !path.isEmpty {

@@ -33,7 +33,7 @@ public struct CredentialRequest: Sendable, Equatable {
 /// `header` and `token`: the client's hot path, shared by the argument parser and ``FastPath``.
 public enum CredentialCommands {
     /// The header lines of the credential, in the requested format.
-    public static func header(_ request: CredentialRequest, environment: [String: String]) throws(ClientError) -> [UInt8] {
+    public static func header(_ request: CredentialRequest, environment: some EnvironmentVariables) throws(ClientError) -> [UInt8] {
         if let credential = environmentCredential(request, environment) {
             return Array(request.format.render(credential.headers).utf8)
         }
@@ -45,7 +45,7 @@ public enum CredentialCommands {
     }
 
     /// The bare token or key, with a newline.
-    public static func token(_ request: CredentialRequest, environment: [String: String]) throws(ClientError) -> [UInt8] {
+    public static func token(_ request: CredentialRequest, environment: some EnvironmentVariables) throws(ClientError) -> [UInt8] {
         if let credential = environmentCredential(request, environment) {
             return Array((credential.token + "\n").utf8)
         }
@@ -56,7 +56,7 @@ public enum CredentialCommands {
     }
 
     /// The credential, valid `asked` seconds more if the server's tokens live that long; a warning on stderr if not.
-    private static func validCredential(_ request: CredentialRequest, _ environment: [String: String], for asked: Int) throws(ClientError) -> CredentialResponse {
+    private static func validCredential(_ request: CredentialRequest, _ environment: some EnvironmentVariables, for asked: Int) throws(ClientError) -> CredentialResponse {
         let credential = try client(request, environment).credential(profile: request.profile, minimumValidity: asked)
         if let warning = shortLifetimeWarning(credential, asked: asked, now: Date()) { StandardStream.error(warning) }
         return credential
@@ -72,11 +72,11 @@ public enum CredentialCommands {
     }
 
     /// The credential from the environment, when the seed's order puts it first: no `--profile`, no `--no-env`.
-    static func environmentCredential(_ request: CredentialRequest, _ environment: [String: String]) -> EnvironmentCredential? {
+    static func environmentCredential(_ request: CredentialRequest, _ environment: some EnvironmentVariables) -> EnvironmentCredential? {
         request.profile == nil && !request.ignoresEnvironment ? EnvironmentCredential(environment: environment) : nil
     }
 
-    private static func client(_ request: CredentialRequest, _ environment: [String: String]) throws(ClientError) -> DaemonClient {
+    private static func client(_ request: CredentialRequest, _ environment: some EnvironmentVariables) throws(ClientError) -> DaemonClient {
         do {
             return DaemonClient(socketPath: try SocketPath.resolve(explicit: request.socket, environment: environment))
         } catch {

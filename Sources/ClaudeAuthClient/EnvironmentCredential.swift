@@ -9,7 +9,7 @@ public enum EnvironmentCredential: Sendable, Equatable {
     case authToken(String)
 
     /// The first credential set in `environment`, if any.
-    public init?(environment: [String: String]) {
+    public init?(environment: some EnvironmentVariables) {
         if let key = environment[Anthropic.Environment.apiKey], !key.isEmpty {
             self = .apiKey(key)
         } else if let token = environment[Anthropic.Environment.authToken], !token.isEmpty {

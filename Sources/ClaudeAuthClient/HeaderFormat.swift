@@ -17,10 +17,11 @@ public enum HeaderFormat: String, CaseIterable, Sendable {
     /// Renders `fields` in this format, ending with a newline.
     public func render(_ fields: [HeaderField]) -> String {
         switch self {
+        // Appended line by line: `joined()` would cost the client's start-up a runtime conformance lookup.
         case .http:
-            return fields.map { "\($0.name): \($0.value)\n" }.joined()
+            return fields.reduce(into: "") { $0 += $1.name + ": " + $1.value + "\n" }
         case .curl:
-            return fields.map { "header = \"\(Self.curlQuoted("\($0.name): \($0.value)"))\"\n" }.joined()
+            return fields.reduce(into: "") { $0 += "header = \"" + Self.curlQuoted($1.name + ": " + $1.value) + "\"\n" }
         case .json:
             let object = Dictionary(fields.map { ($0.name, $0.value) }) { $1 }
             let encoder = JSONEncoder()

@@ -34,7 +34,7 @@ struct ClaudeAuth: ParsableCommand {
             main(nil)
             return
         }
-        let environment = ProcessEnvironment.current()
+        let environment = ProcessEnvironment()
         do {
             switch command {
             case .header: writeOut(try CredentialCommands.header(request, environment: environment))
