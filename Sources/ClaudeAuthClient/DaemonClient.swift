@@ -98,11 +98,14 @@ public struct DaemonClient: Sendable {
 
     /// `?profile=P&name=value…`, percent-encoded, without the parameters that are nil.
     private func query(_ profile: String?, _ parameters: KeyValuePairs<String, String?> = [:]) -> String {
+        // No array of the pairs: its element type's metadata would cost the client's start-up a runtime lookup.
         var query = ""
-        for (name, value) in [("profile", profile)] + parameters.map({ ($0.key, $0.value) }) {
-            guard let value else { continue }
+        func add(_ name: String, _ value: String?) {
+            guard let value else { return }
             query += (query.isEmpty ? "?" : "&") + name + "=" + Self.percentEncoded(value)
         }
+        add("profile", profile)
+        for (name, value) in parameters { add(name, value) }
         return query
     }
 
