@@ -34,7 +34,7 @@ struct APIRequest: Sendable {
 }
 
 /// A response: status, content type and body.
-struct APIResponse: Sendable {
+struct APIResponse: Sendable, Equatable {
     var status: HTTPResponseStatus
     var contentType: String
     var body: [UInt8]

@@ -34,6 +34,8 @@ final class FrontHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// Where answers given here enter the pipeline: the response encoder's context, which writes to the socket.
     private var encoder: ChannelHandlerContext?
     private var unflushed = false
+    /// The last answer given here and its bytes: a client asking again and again is answered the same bytes.
+    private var lastAnswer: (response: APIResponse, version: HTTPVersion, bytes: ByteBuffer)?
 
     init(limits: ServerLimits, answer: Answer?) {
         self.limits = limits
@@ -48,6 +50,7 @@ final class FrontHandler: ChannelDuplexHandler, RemovableChannelHandler {
     func handlerRemoved(context: ChannelHandlerContext) {
         stopTimer()
         encoder = nil
+        lastAnswer = nil
     }
 
     func channelActive(context: ChannelHandlerContext) {
@@ -118,11 +121,18 @@ final class FrontHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// the connection closed once the answer is out.
     private func respond(_ response: APIResponse, to head: HTTPRequestHead, context: ChannelHandlerContext) {
         guard let encoder else { return }
-        let bytes = response.encoded(version: head.version, keepAlive: head.isKeepAlive, allocator: context.channel.allocator)
         guard head.isKeepAlive else {
+            let bytes = response.encoded(version: head.version, keepAlive: false, allocator: context.channel.allocator)
             let channel = context.channel
             encoder.writeAndFlush(NIOAny(bytes)).whenComplete { _ in channel.close(promise: nil) }
             return
+        }
+        let bytes: ByteBuffer
+        if let last = lastAnswer, last.response == response, last.version == head.version {
+            bytes = last.bytes
+        } else {
+            bytes = response.encoded(version: head.version, keepAlive: true, allocator: context.channel.allocator)
+            lastAnswer = (response, head.version, bytes)
         }
         encoder.write(NIOAny(bytes), promise: nil)
         unflushed = true
