@@ -3,6 +3,10 @@ import ClaudeAuthAPI
 import ClaudeAuthCore
 import ClaudeAuthDaemon
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// `claude-authd`: the per-user credential daemon.
 @main
 struct ClaudeAuthd: AsyncParsableCommand {
@@ -25,13 +29,21 @@ struct ClaudeAuthd: AsyncParsableCommand {
     @Flag(help: "Check the configuration, print what is wrong, and exit (0 valid, 78 invalid).")
     var checkConfig = false
 
+    /// The units start the daemon without arguments: that start goes straight to serving, without the argument
+    /// parser, whose reflection costs the cold start milliseconds. Any argument goes to the parser.
+    static func main() async {
+        guard CommandLine.arguments.count > 1 else {
+            let environment = ProcessEnvironment.current()
+            let exit = await serve(daemon(socket: nil, config: nil, requestTimeout: 10, environment: environment), environment: environment)
+            Glibc.exit(exit.rawValue)
+        }
+        await main(nil)
+    }
+
     func run() async throws {
-        let environment = ProcessEnvironment.current()
         guard requestTimeout > 0 else { throw ValidationError("--request-timeout must be positive") }
-        let daemon = Daemon(
-            options: .init(
-                socketPath: socket, configPath: config, environment: environment,
-                requestTimeout: .milliseconds(Int64(requestTimeout * 1000))))
+        let environment = ProcessEnvironment.current()
+        let daemon = Self.daemon(socket: socket, config: config, requestTimeout: requestTimeout, environment: environment)
         if checkConfig {
             do {
                 let configuration = try daemon.checkConfiguration()
@@ -42,8 +54,18 @@ struct ClaudeAuthd: AsyncParsableCommand {
                 throw ExitCode(Daemon.Exit.config.rawValue)
             }
         }
-        Daemon.bootstrapLogging(environment: environment)
-        let exit = await daemon.run()
+        let exit = await Self.serve(daemon, environment: environment)
         if exit != .success { throw ExitCode(exit.rawValue) }
+    }
+
+    private static func daemon(socket: String?, config: String?, requestTimeout: Double, environment: [String: String]) -> Daemon {
+        Daemon(
+            options: .init(
+                socketPath: socket, configPath: config, environment: environment, requestTimeout: .milliseconds(Int64(requestTimeout * 1000))))
+    }
+
+    private static func serve(_ daemon: Daemon, environment: [String: String]) async -> Daemon.Exit {
+        Daemon.bootstrapLogging(environment: environment)
+        return await daemon.run()
     }
 }
