@@ -88,6 +88,7 @@ let package = Package(
             dependencies: [
                 "ClaudeAuthDaemon",
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]),
         // Test support in C: the GNU spawn and pipe calls the harness needs.
