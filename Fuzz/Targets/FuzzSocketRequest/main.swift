@@ -81,7 +81,11 @@ struct Daemon: Sendable {
     /// Feeds `bytes` to one connection, then ends it.
     func serve(_ bytes: [UInt8]) async {
         let channel = NIOAsyncTestingChannel()
-        guard let connection = try? await channel.testingEventLoop.executeInContext({ HTTPConnection.configure(channel, limits: limits) }).get()
+        // The event loop answers what it can, as on the daemon's socket; the connection's task answers the rest.
+        let immediate = router.respondImmediately
+        guard
+            let connection = try? await channel.testingEventLoop.executeInContext({ HTTPConnection.configure(channel, limits: limits, immediate: immediate) })
+                .get()
         else { return }
         async let served: Void = HTTPConnection(limits: limits, logger: logger).serve(connection, respond: router.respond, streamed: proxy.socketRoute(gate: nil))
         _ = try? await channel.writeInbound(ByteBuffer(bytes: bytes))
