@@ -23,10 +23,6 @@ public enum QueryString {
     }
 
     /// Decodes `+` and `%XX`; nil for a truncated or non-hex escape or bytes that are not UTF-8.
-    public static func percentDecode(_ text: Substring) -> String? {
-        percentDecode(text.utf8)
-    }
-
     private static func percentDecode(_ text: some Collection<UInt8>) -> String? {
         // Without escapes the bytes are a slice of a string, cut at ASCII separators: valid UTF-8 already.
         if !text.contains(where: { $0 == UInt8(ascii: "+") || $0 == UInt8(ascii: "%") }) { return String(decoding: text, as: UTF8.self) }

@@ -77,14 +77,12 @@ final class FrontHandler: ChannelDuplexHandler, RemovableChannelHandler {
         case .end:
             unanswered += 1
             deadline = nil
-            if let head = held {
+            if let head = held, let answer, let request = try? APIRequest(method: head.method, target: head.uri), let response = answer(request) {
                 held = nil
-                if let answer, let request = try? APIRequest(method: head.method, target: head.uri), let response = answer(request) {
-                    respond(response, to: head, context: context)
-                    return
-                }
-                context.fireChannelRead(wrapInboundOut(.head(head)))
+                respond(response, to: head, context: context)
+                return
             }
+            release(context)
             context.fireChannelRead(data)
         }
     }
